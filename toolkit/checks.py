@@ -1,0 +1,59 @@
+"""Running a form's rules over a set of values — the Python side of the live checks.
+
+Used by the reader (one workbook), by the merger (the consolidated totals) and by anyone holding
+figures in a dict (``run_rules(form, {"B4.ld_keep": 2, …})``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping
+
+from . import rules as rx
+from .layout import render_message
+from .schema import Form, RuleInstance
+
+
+@dataclass(frozen=True)
+class RuleResult:
+    instance: RuleInstance
+    status: str               # "pass" | "fail" | "n/a"
+    left: float | None = None
+    right: float | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.status == "fail"
+
+    def message(self, lang: str = "zh") -> str:
+        if self.left is None or self.right is None:
+            return ""
+        return render_message(self.instance, self.left, self.right, lang)
+
+
+def with_computed(form: Form, values: Mapping[str, float | None]) -> dict[str, float | None]:
+    """The values with every computed indicator (re)calculated from the inputs."""
+    inputs = {c: v for c, v in values.items() if c not in form.computed}
+    return {**inputs, **form.compute(inputs)}
+
+
+def evaluate_instance(form: Form, inst: RuleInstance, values: Mapping[str, float | None]) -> RuleResult:
+    if inst.rule.blank == "skip" and any(values.get(c) is None and c not in form.computed for c in inst.reads):
+        return RuleResult(inst, "n/a")
+    try:
+        left = rx.evaluate(inst.tree.left, values, form.expand)
+        right = rx.evaluate(inst.tree.right, values, form.expand)
+    except rx.NotApplicable:
+        return RuleResult(inst, "n/a")
+    ok = rx.holds(inst.tree.op, left, right, inst.rule.tolerance)
+    return RuleResult(inst, "pass" if ok else "fail", left, right)
+
+
+def run_rules(form: Form, values: Mapping[str, float | None], recompute: bool = True) -> list[RuleResult]:
+    """Every rule instance of the form evaluated over ``values`` (computed ones recalculated first)."""
+    vals = with_computed(form, values) if recompute else dict(values)
+    return [evaluate_instance(form, inst, vals) for inst in form.instances]
+
+
+def failures(form: Form, values: Mapping[str, float | None], recompute: bool = True) -> list[RuleResult]:
+    return [r for r in run_rules(form, values, recompute) if r.failed]

@@ -1,0 +1,77 @@
+"""The command line: a thin click layer over the library.
+
+Every command turns expected failures (bad schema, unreadable roster, hostile workbook) into one
+line naming the file and a non-zero exit; a traceback here is a bug.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from . import __version__
+from . import schema as schema_mod
+from .outline import outline
+
+
+class ToolkitGroup(click.Group):
+    """Catches the library's own errors so the user sees one line, not a traceback."""
+
+    def invoke(self, ctx: click.Context):  # type: ignore[override]
+        try:
+            return super().invoke(ctx)
+        except schema_mod.SchemaError as e:
+            click.echo(f"error: {e}", err=True)
+            ctx.exit(1)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            ctx.exit(130)
+
+
+@click.group(cls=ToolkitGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="toolkit")
+def main() -> None:
+    """Spreadsheet templates for statistical reporting (统计报表模板工具).
+
+    Generate locked Excel templates from an indicator schema, read filled ones back with
+    validation, and merge them into a summary.
+    """
+
+
+@main.group("schema")
+def schema_group() -> None:
+    """Check and describe indicator schemas (指标体系)."""
+
+
+@schema_group.command("check")
+@click.argument("files", nargs=-1, required=True)
+def schema_check(files: tuple[str, ...]) -> None:
+    """Check schema FILES (paths or shipped ids); exit 1 when any has a problem."""
+    bad = 0
+    for name in files:
+        try:
+            path = schema_mod.resolve(name)
+            doc = schema_mod.read_document(path)
+            problems = schema_mod.check_document(doc)
+        except schema_mod.SchemaError as e:
+            problems = e.problems
+            path = Path(name)
+        if problems:
+            bad += 1
+            for p in problems:
+                click.echo(f"{path}: {p}")
+        else:
+            form = schema_mod.load_form(doc, str(path))
+            click.echo(f"{path}: ok — {form.id} {form.version}, {len(form.indicators)} indicators, "
+                       f"{len(form.instances)} rule checks")
+    sys.exit(1 if bad else 0)
+
+
+@schema_group.command("show")
+@click.argument("file")
+def schema_show(file: str) -> None:
+    """Print a readable outline of a schema: tables, rows, columns, rules."""
+    form = schema_mod.load_form(schema_mod.resolve(file))
+    click.echo(outline(form))

@@ -1,0 +1,339 @@
+"""Where everything of a form sits in the workbook — computed once, used by writer, reader and merger.
+
+The template writer places labels, inputs and checks at these coordinates; the reader looks for
+exactly these labels at exactly these cells to decide whether a workbook was tampered with, and
+reads values from exactly these input cells; the summary writer lays its totals out the same way.
+Nothing else in the toolkit decides a coordinate.
+
+Coordinates are 0-based (row, column), as xlsxwriter and python-calamine use them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Iterable
+
+from . import rules as rx
+from .schema import Column, Form, RuleInstance, Table
+
+CHECKS_SHEET = "审核"
+INSTRUCTIONS_SHEET = "填表说明"
+IDENTITY_SHEET = "_toolkit"
+LISTS_SHEET = "_lists"
+CHECK_HEADING = "审核提示"
+PASS_MARK = "✓"
+NOT_APPLICABLE_MARK = "—"
+# Rows of the checks sheet before the first rule instance: title, summary, blank, headings.
+CHECKS_FIRST_ROW = 4
+CHECKS_COLUMNS = ("序号", "规则", "级别", "结果", "通过")
+
+
+def col_letter(col: int) -> str:
+    s = ""
+    col += 1
+    while col:
+        col, rem = divmod(col - 1, 26)
+        s = chr(65 + rem) + s
+    return s
+
+
+def a1(row: int, col: int, absolute: bool = False) -> str:
+    d = "$" if absolute else ""
+    return f"{d}{col_letter(col)}{d}{row + 1}"
+
+
+def quote_sheet(name: str) -> str:
+    """A sheet name as it must appear in a formula: quoted unless plainly alphanumeric."""
+    if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+        return name
+    return "'" + name.replace("'", "''") + "'"
+
+
+@dataclass(frozen=True)
+class Cell:
+    sheet: str
+    row: int
+    col: int
+
+    @property
+    def address(self) -> str:
+        """The cell as people read it in a report: 三、收到和处理申请情况!H12."""
+        return f"{self.sheet}!{a1(self.row, self.col)}"
+
+    def ref(self, from_sheet: str | None = None) -> str:
+        """The cell in a formula written on ``from_sheet``: absolute, sheet-qualified when elsewhere."""
+        local = a1(self.row, self.col, absolute=True)
+        return local if from_sheet == self.sheet else f"{quote_sheet(self.sheet)}!{local}"
+
+
+@dataclass(frozen=True)
+class Text:
+    """A fixed text of the form (title, heading, label, unit); the reader checks each one."""
+    row: int
+    col: int
+    text: str
+    role: str                                   # title|heading|corner|label|unit|note|field|check
+    merge_to: tuple[int, int] | None = None     # (last row, last col) when the text spans cells
+    level: int = 0
+
+
+@dataclass
+class SheetLayout:
+    name: str
+    tables: list[Table]
+    texts: list[Text] = field(default_factory=list)
+    inputs: dict[str, tuple[int, int]] = field(default_factory=dict)     # code → cell (inputs and computed)
+    fields: dict[str, tuple[int, int, int]] = field(default_factory=dict)  # code → (row, col, last col)
+    checks: dict[tuple[int, int], list[RuleInstance]] = field(default_factory=dict)  # check cell → instances
+    table_frames: dict[str, tuple[int, int, int, int]] = field(default_factory=dict)  # id → heading rows, data rows
+    status_row: int = 2
+    last_col: int = 0
+    widths: dict[int, float] = field(default_factory=dict)
+    landscape: bool = False
+    repeat_rows: tuple[int, int] | None = None
+    freeze: tuple[int, int] = (0, 0)
+    period_row: int = 1
+
+
+def display_width(text: str) -> float:
+    """Width in Excel character units: a CJK character is about two Latin ones."""
+    return sum(2.0 if ord(ch) > 0x2E7F else 1.05 for ch in text)
+
+
+def _is_landscape(tables: Iterable[Table]) -> bool:
+    tables = list(tables)
+    if any(t.orientation == "landscape" for t in tables):
+        return True
+    if any(t.orientation == "portrait" for t in tables):
+        return False
+    return max(len(t.leaves) for t in tables) > 6
+
+
+class Layout:
+    """The placement of one form. Build it with :func:`layout_of` (cached per form)."""
+
+    def __init__(self, form: Form):
+        self.form = form
+        self.sheets: list[SheetLayout] = []
+        self.cells: dict[str, Cell] = {}
+        self.field_cells: dict[str, Cell] = {}
+        self.check_rows: dict[str, int] = {}    # instance id → row on the checks sheet
+        self._place()
+
+    # -- public helpers
+    @property
+    def sheet_names(self) -> list[str]:
+        """Every visible sheet the template has, in order (hidden ones not included)."""
+        return [s.name for s in self.sheets] + [CHECKS_SHEET, INSTRUCTIONS_SHEET]
+
+    def ref(self, code: str, from_sheet: str | None = None) -> str:
+        return self.cells[code].ref(from_sheet)
+
+    def range_ref(self, start: str, end: str, from_sheet: str | None = None) -> str:
+        a, b = self.cells[start], self.cells[end]
+        r0, r1 = sorted((a.row, b.row))
+        c0, c1 = sorted((a.col, b.col))
+        rng = f"{a1(r0, c0, True)}:{a1(r1, c1, True)}"
+        return rng if from_sheet == a.sheet else f"{quote_sheet(a.sheet)}!{rng}"
+
+    def formula(self, node: rx.Node, from_sheet: str | None = None) -> str:
+        """An arithmetic tree as an Excel formula body, with this layout's cell references."""
+        return rx.to_excel(node, lambda c: self.ref(c, from_sheet), lambda a, b: self.range_ref(a, b, from_sheet))
+
+    def check_pass_ref(self, inst: RuleInstance, from_sheet: str | None) -> str:
+        return Cell(CHECKS_SHEET, self.check_rows[inst.id], 4).ref(from_sheet)
+
+    def check_result_ref(self, inst: RuleInstance, from_sheet: str | None) -> str:
+        return Cell(CHECKS_SHEET, self.check_rows[inst.id], 3).ref(from_sheet)
+
+    def rule_formulas(self, inst: RuleInstance, lang: str = "zh", from_sheet: str | None = CHECKS_SHEET) -> str:
+        """The live check of one rule instance: ✓, the message with both sides' numbers, or — (not applicable)."""
+        tree = inst.tree
+        left = self.formula(tree.left, from_sheet)
+        right = self.formula(tree.right, from_sheet)
+        cond = rx.excel_holds(tree.op, left, right, inst.rule.tolerance)
+        message = message_template(inst, lang)
+        parts: list[str] = []
+        for literal, ph in _split_message(message):
+            if literal:
+                parts.append('"' + literal.replace('"', '""') + '"')
+            if ph == "left":
+                parts.append(f"({left})")
+            elif ph == "right":
+                parts.append(f"({right})")
+            elif ph == "diff":
+                parts.append(f"(({left})-({right}))")
+        msg = "&".join(parts) or '""'
+        body = f'IFERROR(IF({cond},"{PASS_MARK}",{msg}),"{NOT_APPLICABLE_MARK}")'
+        if inst.rule.blank == "skip":
+            blanks = [self.ref(c, from_sheet) for c in inst.reads if not self.form.indicators[c].computed]
+            if blanks:
+                body = f'IF(OR({",".join(f"ISBLANK({b})" for b in blanks)}),"{NOT_APPLICABLE_MARK}",{body})'
+        return body
+
+    @cached_property
+    def instances_by_input(self) -> dict[str, list[RuleInstance]]:
+        """For each indicator, the rule instances that read it (to colour failing cells)."""
+        out: dict[str, list[RuleInstance]] = {}
+        for inst in self.form.instances:
+            for c in inst.reads:
+                out.setdefault(c, []).append(inst)
+        return out
+
+    # -- placement
+    def _place(self) -> None:
+        groups: list[list[Table]] = []
+        for t in self.form.tables:
+            if groups and groups[-1][0].sheet == t.sheet:
+                groups[-1].append(t)
+            else:
+                groups.append([t])
+        anchors = self._anchors()
+        for i, tables in enumerate(groups):
+            self.sheets.append(self._place_sheet(tables, with_header=(i == 0), anchors=anchors))
+        for i, inst in enumerate(self.form.instances):
+            self.check_rows[inst.id] = CHECKS_FIRST_ROW + i
+
+    def _anchors(self) -> dict[str, list[RuleInstance]]:
+        """Which row's check cell shows each rule: the row of the first code on its left side."""
+        out: dict[str, list[RuleInstance]] = {}
+        for inst in self.form.instances:
+            left = rx.codes(inst.tree.left, self.form.expand) or list(inst.reads)
+            ind = self.form.indicators[left[0]]
+            anchor = ind.code if self.form.table(ind.table).kind == "list" else (self.form.table(ind.table).rows[ind.row].code or "")
+            out.setdefault(f"{ind.table}:{anchor}", []).append(inst)
+        return out
+
+    def _place_sheet(self, tables: list[Table], with_header: bool, anchors: dict[str, list[RuleInstance]]) -> SheetLayout:
+        sl = SheetLayout(name=tables[0].sheet, tables=tables)
+        ncols = max(3 if t.kind == "list" else 1 + len(t.leaves) for t in tables)  # data columns
+        sl.last_col = ncols  # the check column
+        sl.landscape = _is_landscape(tables)
+        title = self.form.title if with_header else f"{self.form.title}"
+        sl.texts.append(Text(0, 0, title, "title", (0, sl.last_col)))
+        sl.period_row = 1
+        sl.status_row = 2
+        row = 3
+        if with_header:
+            for f in self.form.header:
+                sl.texts.append(Text(row, 0, f.label, "field"))
+                last = max(1, ncols - 1)
+                sl.fields[f.code] = (row, 1, last)
+                self.field_cells[f.code] = Cell(sl.name, row, 1)
+                row += 1
+        label_width = 12.0
+        for ti, t in enumerate(tables):
+            row += 1  # a blank row before every table
+            if t.title:
+                sl.texts.append(Text(row, 0, t.title, "heading", (row, sl.last_col)))
+                row += 1
+            head_top = row
+            depth = t.header_depth
+            if t.kind == "list":
+                for ci, text in enumerate(t.headings):
+                    sl.texts.append(Text(row, ci, text, "heading"))
+            else:
+                sl.texts.append(Text(row, 0, t.corner, "corner", (row + depth - 1, 0) if depth > 1 else None))
+                self._place_columns(sl, t.columns, row, 1, depth)
+            sl.texts.append(Text(row, sl.last_col, CHECK_HEADING, "check", (row + depth - 1, sl.last_col) if depth > 1 else None))
+            row += depth
+            data_top = row
+            for r in t.rows:
+                sl.texts.append(Text(row, 0, r.label, "label", level=r.level))
+                label_width = max(label_width, display_width(r.label) + 2 * r.level)
+                if t.kind == "list":
+                    ind = self.form.indicators.get(r.code or "")
+                    unit = ind.spec.unit if ind else (r.raw.get("unit") or "——")
+                    sl.texts.append(Text(row, 1, unit, "unit"))
+                for ci, leaf in enumerate(t.leaves):
+                    code = t.cell_code(r, leaf)
+                    if code is None or code not in self.form.indicators:
+                        continue
+                    col = 2 if t.kind == "list" else 1 + ci
+                    sl.inputs[code] = (row, col)
+                    self.cells[code] = Cell(sl.name, row, col)
+                insts = anchors.get(f"{t.id}:{r.code}") if r.code else None
+                if insts:
+                    sl.checks[(row, sl.last_col)] = insts
+                row += 1
+            sl.table_frames[t.id] = (head_top, data_top - 1, data_top, row - 1)
+            if ti == 0:
+                sl.repeat_rows = (head_top, data_top - 1)
+                sl.freeze = (data_top, 1 if t.kind == "matrix" else 0)
+            if t.note:
+                sl.texts.append(Text(row, 0, t.note, "note", (row, sl.last_col)))
+                row += 1
+        sl.widths[0] = min(max(label_width * 1.05, 20.0), 60.0)
+        for c in range(1, sl.last_col):
+            sl.widths[c] = 10.0
+        if all(t.kind == "list" for t in tables):
+            sl.widths[1] = 8.0
+            sl.widths[2] = 14.0
+        sl.widths[sl.last_col] = 36.0
+        for t in tables:
+            if t.kind == "matrix":
+                for ci, leaf in enumerate(t.leaves):
+                    if leaf.width:
+                        sl.widths[1 + ci] = max(sl.widths.get(1 + ci, 0), leaf.width)
+        return sl
+
+    def _place_columns(self, sl: SheetLayout, cols: tuple[Column, ...], row: int, col: int, depth: int) -> int:
+        for c in cols:
+            n = sum(1 for _ in c.leaves())
+            last_row = row if c.children else row + depth - 1
+            merge = (last_row, col + n - 1) if (last_row != row or n > 1) else None
+            sl.texts.append(Text(row, col, c.label, "heading", merge))
+            if c.children:
+                self._place_columns(sl, c.children, row + 1, col, depth - 1)
+            col += n
+        return col
+
+
+def message_template(inst: RuleInstance, lang: str = "zh") -> str:
+    """The message of a rule instance with {col}/{row} filled in; {left}/{right}/{diff} remain."""
+    rule = inst.rule
+    if lang == "en":
+        text = rule.message_en or f"rule {rule.id} fails: {{left}} {inst.tree.op} {{right}} does not hold"
+    else:
+        text = rule.message
+    label = inst.place_label or ""
+    return text.replace("{col}", label).replace("{row}", label)
+
+
+def _split_message(text: str) -> list[tuple[str, str | None]]:
+    out: list[tuple[str, str | None]] = []
+    pos = 0
+    for m in re.finditer(r"\{(left|right|diff)\}", text):
+        out.append((text[pos:m.start()], m.group(1)))
+        pos = m.end()
+    out.append((text[pos:], None))
+    return out
+
+
+def render_message(inst: RuleInstance, left: float, right: float, lang: str = "zh") -> str:
+    """The Python twin of the Excel message in :meth:`Layout.rule_formulas`."""
+    out = []
+    for literal, ph in _split_message(message_template(inst, lang)):
+        out.append(literal)
+        if ph == "left":
+            out.append(rx.format_number(left))
+        elif ph == "right":
+            out.append(rx.format_number(right))
+        elif ph == "diff":
+            out.append(rx.format_number(left - right))
+    return "".join(out)
+
+
+_cache: dict[tuple[str, str, str], Layout] = {}
+
+
+def layout_of(form: Form) -> Layout:
+    """The layout of a form; computed once per (id, version, hash) and shared."""
+    key = (form.id, form.version, form.content_hash)
+    lay = _cache.get(key)
+    if lay is None or lay.form is not form and lay.form.content_hash != form.content_hash:
+        lay = Layout(form)
+        _cache[key] = lay
+    return lay

@@ -1,0 +1,459 @@
+"""Rule and formula expressions: parse once, then evaluate, render as Excel, or list codes.
+
+The same tree serves three uses so that the live check an agency sees in Excel and the check
+the office runs on the returned file can never disagree in what they compute:
+
+1. ``evaluate`` — Python values in, a number out (``compare`` for rules);
+2. ``to_excel`` — an Excel formula, given where every indicator sits;
+3. ``codes``    — the indicators an expression reads (for cell addresses in reports).
+
+The parser is a small hand-written recursive descent over a fixed grammar: there is no
+``eval`` and no way to reach Python from a schema.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Callable, Iterable, Mapping, Sequence, Union
+
+__all__ = [
+    "ExpressionError", "NotApplicable", "Num", "Ref", "Range", "Neg", "BinOp", "Call", "Compare",
+    "parse", "parse_comparison", "parse_arithmetic", "codes", "evaluate", "to_excel",
+    "format_number", "COMPARISONS",
+]
+
+
+class ExpressionError(ValueError):
+    """An expression that does not parse, with the position where reading stopped."""
+
+    def __init__(self, message: str, text: str = "", position: int | None = None):
+        self.text = text
+        self.position = position
+        where = f" at character {position + 1}" if position is not None else ""
+        super().__init__(f"{message}{where}")
+
+
+class NotApplicable(Exception):
+    """Raised while evaluating when a rule cannot be decided (a division by zero, a blank under ``skip``)."""
+
+
+# ---------------------------------------------------------------------------- the tree
+
+@dataclass(frozen=True)
+class Num:
+    value: float
+
+
+@dataclass(frozen=True)
+class Ref:
+    code: str
+
+
+@dataclass(frozen=True)
+class Range:
+    """``A:B`` — every indicator in the rectangle from A to B; only allowed as a function argument."""
+    start: str
+    end: str
+
+
+@dataclass(frozen=True)
+class Neg:
+    operand: "Node"
+
+
+@dataclass(frozen=True)
+class BinOp:
+    op: str  # + - * /
+    left: "Node"
+    right: "Node"
+
+
+@dataclass(frozen=True)
+class Call:
+    name: str  # sum abs min max round
+    args: tuple["Node", ...]
+
+
+@dataclass(frozen=True)
+class Compare:
+    op: str  # == != < <= > >=
+    left: "Node"
+    right: "Node"
+
+
+Node = Union[Num, Ref, Range, Neg, BinOp, Call, Compare]
+
+COMPARISONS = ("==", "!=", "<=", ">=", "<", ">")
+FUNCTIONS = {"sum": (1, None), "abs": (1, 1), "min": (1, None), "max": (1, None), "round": (2, 2)}
+
+# ---------------------------------------------------------------------------- tokens
+
+_TOKEN = re.compile(
+    r"""
+    (?P<space>\s+)
+  | (?P<number>\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)
+  | (?P<bracket>\[[^\[\]]+\])
+  | (?P<name>[A-Za-z_][A-Za-z0-9_.]*)
+  | (?P<op>==|!=|<=|>=|<|>|\+|-|\*|/|\(|\)|,|:)
+    """,
+    re.VERBOSE,
+)
+# Typographic operators people paste from Word: accept them as their ASCII meaning.
+_ALIASES = {"×": "*", "÷": "/", "−": "-", "≤": "<=", "≥": ">=", "≠": "!=", "（": "(", "）": ")", "，": ","}
+
+
+def _tokens(text: str) -> list[tuple[str, str, int]]:
+    out: list[tuple[str, str, int]] = []
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if ch in _ALIASES:
+            out.append(("op", _ALIASES[ch], i))
+            i += 1
+            continue
+        m = _TOKEN.match(text, i)
+        if not m:
+            raise ExpressionError(f"unexpected character {ch!r}", text, i)
+        kind = m.lastgroup
+        if kind != "space":
+            value = m.group()
+            if kind == "op" and value == "=":
+                raise ExpressionError("use == to compare", text, i)
+            out.append((kind, value, i))
+        i = m.end()
+    out.append(("end", "", len(text)))
+    return out
+
+
+class _Parser:
+    def __init__(self, text: str):
+        self.text = text
+        self.toks = _tokens(text)
+        self.i = 0
+
+    def peek(self) -> tuple[str, str, int]:
+        return self.toks[self.i]
+
+    def take(self) -> tuple[str, str, int]:
+        tok = self.toks[self.i]
+        self.i += 1
+        return tok
+
+    def expect(self, value: str) -> None:
+        kind, v, pos = self.take()
+        if v != value or kind != "op":
+            raise ExpressionError(f"expected {value!r}, found {v or 'the end'!r}", self.text, pos)
+
+    def fail(self, what: str) -> ExpressionError:
+        kind, v, pos = self.peek()
+        return ExpressionError(f"{what}, found {v or 'the end'!r}", self.text, pos)
+
+    def top(self) -> Node:
+        left = self.additive()
+        kind, v, pos = self.peek()
+        if kind == "op" and v in COMPARISONS:
+            self.take()
+            right = self.additive()
+            k2, v2, p2 = self.peek()
+            if k2 == "op" and v2 in COMPARISONS:
+                raise ExpressionError("only one comparison is allowed", self.text, p2)
+            node: Node = Compare(v, left, right)
+        else:
+            node = left
+        if self.peek()[0] != "end":
+            raise self.fail("expected an operator or the end")
+        return node
+
+    def additive(self) -> Node:
+        node = self.term()
+        while self.peek()[0] == "op" and self.peek()[1] in "+-" and self.peek()[1] != "":
+            op = self.take()[1]
+            node = BinOp(op, node, self.term())
+        return node
+
+    def term(self) -> Node:
+        node = self.unary()
+        while self.peek()[0] == "op" and self.peek()[1] in ("*", "/"):
+            op = self.take()[1]
+            node = BinOp(op, node, self.unary())
+        return node
+
+    def unary(self) -> Node:
+        kind, v, pos = self.peek()
+        if kind == "op" and v == "-":
+            self.take()
+            return Neg(self.unary())
+        if kind == "op" and v == "+":
+            self.take()
+            return self.unary()
+        return self.primary()
+
+    def primary(self) -> Node:
+        kind, v, pos = self.peek()
+        if kind == "number":
+            self.take()
+            return Num(float(v))
+        if kind == "op" and v == "(":
+            self.take()
+            node = self.additive()
+            self.expect(")")
+            return node
+        if kind == "name" and self.toks[self.i + 1][1] == "(" and self.toks[self.i + 1][0] == "op":
+            return self.call()
+        if kind in ("name", "bracket"):
+            self.take()
+            code = v[1:-1].strip() if kind == "bracket" else v
+            if self.peek()[1] == ":" and self.peek()[0] == "op":
+                raise ExpressionError("a range A:B is only allowed inside sum(), min() or max()", self.text, self.peek()[2])
+            return Ref(code)
+        raise self.fail("expected a number, an indicator code or '('")
+
+    def call(self) -> Node:
+        name, pos = self.take()[1:]
+        low = name.lower()
+        if low not in FUNCTIONS:
+            raise ExpressionError(f"unknown function {name!r} (known: {', '.join(FUNCTIONS)})", self.text, pos)
+        self.expect("(")
+        args: list[Node] = []
+        if self.peek()[1] != ")":
+            while True:
+                args.append(self.argument(low))
+                if self.peek()[1] == ",":
+                    self.take()
+                    continue
+                break
+        self.expect(")")
+        lo, hi = FUNCTIONS[low]
+        if len(args) < lo or (hi is not None and len(args) > hi):
+            want = f"{lo}" if lo == hi else f"at least {lo}"
+            raise ExpressionError(f"{low}() takes {want} argument(s), got {len(args)}", self.text, pos)
+        if low == "round" and not isinstance(args[1], Num):
+            raise ExpressionError("round(x, n): n must be a number", self.text, pos)
+        return Call(low, tuple(args))
+
+    def argument(self, func: str) -> Node:
+        kind, v, pos = self.peek()
+        nxt = self.toks[self.i + 1]
+        if kind in ("name", "bracket") and nxt[0] == "op" and nxt[1] == ":":
+            if func not in ("sum", "min", "max"):
+                raise ExpressionError(f"a range is not allowed in {func}()", self.text, pos)
+            self.take()
+            self.take()
+            k2, v2, p2 = self.take()
+            if k2 not in ("name", "bracket"):
+                raise ExpressionError("a range ends with an indicator code", self.text, p2)
+            start = v[1:-1].strip() if kind == "bracket" else v
+            end = v2[1:-1].strip() if k2 == "bracket" else v2
+            return Range(start, end)
+        return self.additive()
+
+
+def parse(text: str) -> Node:
+    """Parse an expression (arithmetic, or one comparison at the top)."""
+    if not isinstance(text, str) or not text.strip():
+        raise ExpressionError("the expression is empty", str(text), 0)
+    return _Parser(text).top()
+
+
+def parse_comparison(text: str) -> Compare:
+    node = parse(text)
+    if not isinstance(node, Compare):
+        raise ExpressionError("a rule must compare two sides (==, !=, <, <=, >, >=)", text, None)
+    return node
+
+
+def parse_arithmetic(text: str) -> Node:
+    node = parse(text)
+    if isinstance(node, Compare):
+        raise ExpressionError("a computed value cannot contain a comparison", text, None)
+    return node
+
+
+# ---------------------------------------------------------------------------- uses
+
+RangeExpander = Callable[[str, str], Sequence[str]]
+
+
+def codes(node: Node, expand: RangeExpander) -> list[str]:
+    """Every indicator code the expression reads, in order, without repeats."""
+    seen: dict[str, None] = {}
+
+    def walk(n: Node) -> None:
+        if isinstance(n, Ref):
+            seen.setdefault(n.code)
+        elif isinstance(n, Range):
+            for c in expand(n.start, n.end):
+                seen.setdefault(c)
+        elif isinstance(n, Neg):
+            walk(n.operand)
+        elif isinstance(n, (BinOp, Compare)):
+            walk(n.left)
+            walk(n.right)
+        elif isinstance(n, Call):
+            for a in n.args:
+                walk(a)
+
+    walk(node)
+    return list(seen)
+
+
+def evaluate(node: Node, values: Mapping[str, float | None], expand: RangeExpander) -> float:
+    """The value of an arithmetic tree; a missing or blank value counts as 0.
+
+    Raises NotApplicable for a division by zero, so a rule over an empty denominator is
+    neither passed nor failed — the Excel rendering shows the same "—".
+    """
+    if isinstance(node, Num):
+        return node.value
+    if isinstance(node, Ref):
+        v = values.get(node.code)
+        return 0.0 if v is None else float(v)
+    if isinstance(node, Neg):
+        return -evaluate(node.operand, values, expand)
+    if isinstance(node, BinOp):
+        a = evaluate(node.left, values, expand)
+        b = evaluate(node.right, values, expand)
+        if node.op == "+":
+            return a + b
+        if node.op == "-":
+            return a - b
+        if node.op == "*":
+            return a * b
+        if b == 0:
+            raise NotApplicable("division by zero")
+        return a / b
+    if isinstance(node, Call):
+        if node.name == "round":
+            x = evaluate(node.args[0], values, expand)
+            n = int(node.args[1].value)  # type: ignore[union-attr]
+            return _excel_round(x, n)
+        items: list[float] = []
+        for a in node.args:
+            if isinstance(a, Range):
+                items.extend(0.0 if values.get(c) is None else float(values[c]) for c in expand(a.start, a.end))  # type: ignore[arg-type]
+            else:
+                items.append(evaluate(a, values, expand))
+        if node.name == "sum":
+            return math.fsum(items)
+        if node.name == "abs":
+            return abs(items[0])
+        if not items:
+            return 0.0
+        return min(items) if node.name == "min" else max(items)
+    raise TypeError(f"not an arithmetic node: {node!r}")
+
+
+def _excel_round(x: float, n: int) -> float:
+    """Round half away from zero, as Excel's ROUND does (Python's round() rounds half to even)."""
+    factor = 10.0 ** n
+    return math.copysign(math.floor(abs(x) * factor + 0.5 + 1e-9) / factor, x)
+
+
+EPSILON = 1e-9
+
+
+def holds(op: str, left: float, right: float, tolerance: float = 0.0) -> bool:
+    """Whether ``left op right`` holds, allowing ``tolerance`` (and float noise) where it makes sense."""
+    d = left - right
+    if op == "==":
+        return abs(d) <= tolerance + EPSILON
+    if op == "!=":
+        return abs(d) > tolerance + EPSILON
+    if op == "<=":
+        return d <= tolerance + EPSILON
+    if op == ">=":
+        return -d <= tolerance + EPSILON
+    if op == "<":
+        return d < tolerance - EPSILON if tolerance else d < -EPSILON
+    if op == ">":
+        return -d < tolerance - EPSILON if tolerance else -d < -EPSILON
+    raise ValueError(op)
+
+
+# ---------------------------------------------------------------------------- Excel
+
+CellRef = Callable[[str], str]
+RangeRef = Callable[[str, str], str]
+_EXCEL_OP = {"==": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
+
+
+def to_excel(node: Node, cell: CellRef, cells: RangeRef) -> str:
+    """Render an arithmetic tree as an Excel formula body (no leading '=')."""
+    if isinstance(node, Num):
+        return format_number(node.value)
+    if isinstance(node, Ref):
+        return cell(node.code)
+    if isinstance(node, Range):
+        return cells(node.start, node.end)
+    if isinstance(node, Neg):
+        return f"-{_wrap(node.operand, cell, cells, 3)}"
+    if isinstance(node, BinOp):
+        prec = 1 if node.op in "+-" else 2
+        left = _wrap(node.left, cell, cells, prec)
+        right = _wrap(node.right, cell, cells, prec + 1)  # a-(b-c) keeps its parentheses
+        return f"{left}{node.op}{right}"
+    if isinstance(node, Call):
+        return f"{node.name.upper()}({','.join(to_excel(a, cell, cells) for a in node.args)})"
+    if isinstance(node, Compare):
+        return f"{to_excel(node.left, cell, cells)}{_EXCEL_OP[node.op]}{to_excel(node.right, cell, cells)}"
+    raise TypeError(node)
+
+
+def _precedence(node: Node) -> int:
+    if isinstance(node, BinOp):
+        return 1 if node.op in "+-" else 2
+    if isinstance(node, Neg):
+        return 3
+    return 4
+
+
+def _wrap(node: Node, cell: CellRef, cells: RangeRef, need: int) -> str:
+    text = to_excel(node, cell, cells)
+    return f"({text})" if _precedence(node) < need else text
+
+
+def excel_holds(op: str, left: str, right: str, tolerance: float = 0.0) -> str:
+    """The Excel condition matching :func:`holds` exactly, over two rendered sides."""
+    d = f"({left})-({right})"
+    tol = format_number(tolerance + EPSILON)
+    if op == "==":
+        return f"ABS({d})<={tol}"
+    if op == "!=":
+        return f"ABS({d})>{tol}"
+    if op == "<=":
+        return f"{d}<={tol}"
+    if op == ">=":
+        return f"-({d})<={tol}"
+    strict = format_number(tolerance - EPSILON) if tolerance else format_number(-EPSILON)
+    if op == "<":
+        return f"{d}<{strict}"
+    if op == ">":
+        return f"-({d})<{strict}"
+    raise ValueError(op)
+
+
+def format_number(x: float) -> str:
+    """A number as people read it and as Excel's General format shows it: 805, 14722.49, 0.3."""
+    if isinstance(x, bool):
+        x = int(x)
+    if float(x).is_integer() and abs(x) < 1e15:
+        return str(int(x))
+    text = format(float(x), ".15g")
+    if "e" in text:
+        mant, exp = text.split("e")
+        return f"{mant}E{int(exp):+d}".replace("E+", "E+")
+    return text
+
+
+def iter_nodes(node: Node) -> Iterable[Node]:
+    yield node
+    if isinstance(node, Neg):
+        yield from iter_nodes(node.operand)
+    elif isinstance(node, (BinOp, Compare)):
+        yield from iter_nodes(node.left)
+        yield from iter_nodes(node.right)
+    elif isinstance(node, Call):
+        for a in node.args:
+            yield from iter_nodes(a)
