@@ -75,3 +75,31 @@ def schema_show(file: str) -> None:
     """Print a readable outline of a schema: tables, rows, columns, rules."""
     form = schema_mod.load_form(schema_mod.resolve(file))
     click.echo(outline(form))
+
+
+@main.command("template")
+@click.argument("schema")
+@click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False), help="Folder for the templates and manifest.csv.")
+@click.option("--roster", type=click.Path(dir_okay=False), help="CSV or XLSX with columns code, name[, group]: one template per agency.")
+@click.option("--year", type=click.IntRange(1900, 2999), help="Reporting year (default: the schema's).")
+@click.option("--password", help="Sheet protection password (default: generated, written to manifest.csv).")
+@click.option("--jobs", type=click.IntRange(1, 64), default=None, help="Worker processes (default: the machine's cores).")
+def template_cmd(schema: str, out_dir: str, roster: str | None, year: int | None, password: str | None, jobs: int | None) -> None:
+    """Generate locked Excel templates (填报模板) from SCHEMA (a file or a shipped id)."""
+    import os
+
+    from .roster import RosterError, read_roster
+    from .template import MANIFEST_NAME, generate_templates
+
+    form = schema_mod.load_form(schema_mod.resolve(schema))
+    agencies = None
+    if roster:
+        try:
+            agencies = read_roster(roster)
+        except RosterError as e:
+            for p in e.problems:
+                click.echo(f"error: {roster}: {p}", err=True)
+            sys.exit(1)
+    rows, pw = generate_templates(form, out_dir, agencies, year=year, password=password, jobs=jobs or os.cpu_count() or 1)
+    click.echo(f"wrote {len(rows)} template(s) of {form.id} {form.version} to {out_dir} "
+               f"(list in {Path(out_dir) / MANIFEST_NAME}{'' if password else '; generated password in it'})")

@@ -74,7 +74,7 @@ class Text:
     row: int
     col: int
     text: str
-    role: str                                   # title|heading|corner|label|unit|note|field|check
+    role: str  # title|table_title|heading|corner|label|unit|note|field|check
     merge_to: tuple[int, int] | None = None     # (last row, last col) when the text spans cells
     level: int = 0
 
@@ -91,6 +91,7 @@ class SheetLayout:
     status_row: int = 2
     last_col: int = 0
     widths: dict[int, float] = field(default_factory=dict)
+    heights: dict[int, float] = field(default_factory=dict)   # rows whose wrapped text needs more height
     landscape: bool = False
     repeat_rows: tuple[int, int] | None = None
     freeze: tuple[int, int] = (0, 0)
@@ -227,7 +228,7 @@ class Layout:
         for ti, t in enumerate(tables):
             row += 1  # a blank row before every table
             if t.title:
-                sl.texts.append(Text(row, 0, t.title, "heading", (row, sl.last_col)))
+                sl.texts.append(Text(row, 0, t.title, "table_title", (row, sl.last_col)))
                 row += 1
             head_top = row
             depth = t.header_depth
@@ -277,6 +278,7 @@ class Layout:
                 for ci, leaf in enumerate(t.leaves):
                     if leaf.width:
                         sl.widths[1 + ci] = max(sl.widths.get(1 + ci, 0), leaf.width)
+        _fit_heights(sl)
         return sl
 
     def _place_columns(self, sl: SheetLayout, cols: tuple[Column, ...], row: int, col: int, depth: int) -> int:
@@ -289,6 +291,22 @@ class Layout:
                 self._place_columns(sl, c.children, row + 1, col, depth - 1)
             col += n
         return col
+
+
+def _fit_heights(sl: SheetLayout) -> None:
+    """Row heights for wrapped labels and headings, which Excel does not grow by itself on open."""
+    import math
+    for t in sl.texts:
+        if t.role in ("title", "table_title", "note") or not t.text:
+            continue
+        last_row, last_col = t.merge_to or (t.row, t.col)
+        width = sum(sl.widths.get(c, 8.43) for c in range(t.col, last_col + 1)) - 1 - 2 * t.level
+        lines = math.ceil(display_width(t.text) / max(width, 4))
+        rows = last_row - t.row + 1
+        per_row = 15.0 * lines / rows
+        if lines > 1 and per_row > 15:
+            for r in range(t.row, last_row + 1):
+                sl.heights[r] = max(sl.heights.get(r, 15.0), per_row)
 
 
 def message_template(inst: RuleInstance, lang: str = "zh") -> str:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
 from typing import Callable, Iterable, Mapping, Sequence, Union
 
 __all__ = [
@@ -96,7 +97,7 @@ _TOKEN = re.compile(
   | (?P<number>\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)
   | (?P<bracket>\[[^\[\]]+\])
   | (?P<name>[A-Za-z_][A-Za-z0-9_.]*)
-  | (?P<op>==|!=|<=|>=|<|>|\+|-|\*|/|\(|\)|,|:)
+  | (?P<op>==|!=|<=|>=|<|>|=|\+|-|\*|/|\(|\)|,|:)
     """,
     re.VERBOSE,
 )
@@ -235,7 +236,7 @@ class _Parser:
 
     def argument(self, func: str) -> Node:
         kind, v, pos = self.peek()
-        nxt = self.toks[self.i + 1]
+        nxt = self.toks[min(self.i + 1, len(self.toks) - 1)]
         if kind in ("name", "bracket") and nxt[0] == "op" and nxt[1] == ":":
             if func not in ("sum", "min", "max"):
                 raise ExpressionError(f"a range is not allowed in {func}()", self.text, pos)
@@ -331,8 +332,13 @@ def evaluate(node: Node, values: Mapping[str, float | None], expand: RangeExpand
             return _excel_round(x, n)
         items: list[float] = []
         for a in node.args:
-            if isinstance(a, Range):
-                items.extend(0.0 if values.get(c) is None else float(values[c]) for c in expand(a.start, a.end))  # type: ignore[arg-type]
+            if isinstance(a, Range) or (isinstance(a, Ref) and node.name in ("min", "max")):
+                cells = expand(a.start, a.end) if isinstance(a, Range) else [a.code]
+                # Excel's MIN/MAX leave out blank cells they are given by reference; SUM adds them as 0.
+                if node.name in ("min", "max"):
+                    items.extend(float(values[c]) for c in cells if values.get(c) is not None)  # type: ignore[arg-type]
+                else:
+                    items.extend(0.0 if values.get(c) is None else float(values[c]) for c in cells)  # type: ignore[arg-type]
             else:
                 items.append(evaluate(a, values, expand))
         if node.name == "sum":
@@ -347,8 +353,17 @@ def evaluate(node: Node, values: Mapping[str, float | None], expand: RangeExpand
 
 def _excel_round(x: float, n: int) -> float:
     """Round half away from zero, as Excel's ROUND does (Python's round() rounds half to even)."""
-    factor = 10.0 ** n
-    return math.copysign(math.floor(abs(x) * factor + 0.5 + 1e-9) / factor, x)
+    # Excel rounds the number as it shows it (15 significant digits): ROUND(1.005, 2) = 1.01,
+    # ROUND(0.4999999999, 0) = 0.
+    if not math.isfinite(x):
+        return x
+    try:
+        with localcontext() as ctx:
+            ctx.prec = 400
+            d = Decimal(format(x, ".15g")).quantize(Decimal(1).scaleb(-n), rounding=ROUND_HALF_UP)
+    except InvalidOperation:  # more places than the number has: nothing to round
+        return x
+    return math.copysign(float(d), x)
 
 
 EPSILON = 1e-9

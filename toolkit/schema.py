@@ -623,8 +623,10 @@ class _Builder:
                     self.problem(f"{ptr}/expr", f'an "each": "{rule.each}" rule must use {token} in its expression')
                     continue
             other = "{row}" if rule.each == "column" else "{col}"
+            if not rule.each and "{row}" in rule.expr and "{col}" not in rule.expr:
+                other = "{row}"  # name the placeholder the expression uses
             if other in rule.expr or (not rule.each and ("{col}" in rule.expr or "{row}" in rule.expr)):
-                self.problem(f"{ptr}/expr", f'{other if rule.each else "{col}/{row}"} can only be used with "each": "{"row" if other == "{row}" else "column"}"')
+                self.problem(f"{ptr}/expr", f'{other} can only be used with "each": "{"row" if other == "{row}" else "column"}"')
                 continue
             rules.append(rule)
             for key, lbl in places:

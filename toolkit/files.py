@@ -1,0 +1,71 @@
+"""File names safe on Windows and Linux, and atomic writes.
+
+Templates travel by e-mail to Windows machines, so a name must survive NTFS rules (no
+``<>:"/\\|?*``, no CON/PRN/…, no trailing dot or space) as well as Linux's byte limit. Every output
+of the toolkit is written to a temporary file beside its target and renamed, so an interrupted
+run never leaves a half-written file behind.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+import unicodedata
+from pathlib import Path
+
+_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
+_BAD = re.compile(r'[<>:"/\\|?*\x00-\x1f\x7f]')
+MAX_NAME_BYTES = 150  # well under every file system's 255, leaving room for a suffix and a path
+
+
+def safe_stem(text: str, max_bytes: int = MAX_NAME_BYTES) -> str:
+    """A file name stem that every common file system accepts, never empty."""
+    s = unicodedata.normalize("NFC", text)
+    s = _BAD.sub("_", s)
+    s = re.sub(r"\s+", " ", s).strip()
+    s = re.sub(r"\.{2,}", ".", s)
+    s = s.strip(". ")
+    while len(s.encode("utf-8")) > max_bytes:
+        s = s[:-1]
+    s = s.rstrip(". ")
+    if not s:
+        s = "_"
+    if s.split(".")[0].upper() in _RESERVED:
+        s = "_" + s
+    return s
+
+
+def unique_names(stems: list[str], suffix: str) -> list[str]:
+    """File names from stems, made unique without regard to case (Windows and macOS fold case)."""
+    used: set[str] = set()
+    out = []
+    for stem in stems:
+        name = f"{stem}{suffix}"
+        n = 2
+        while name.casefold() in used:
+            name = f"{stem}_{n}{suffix}"
+            n += 1
+        used.add(name.casefold())
+        out.append(name)
+    return out
+
+
+def write_atomic(path: str | Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file and a rename."""
+    target = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name[:40]}.", suffix=".part", dir=str(target.parent))
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def write_text_atomic(path: str | Path, text: str, encoding: str = "utf-8") -> None:
+    write_atomic(path, text.encode(encoding))

@@ -1,0 +1,47 @@
+"""The identity a template carries: which form, which version, which agency.
+
+It is written twice — a very hidden sheet and custom document properties — because spreadsheet
+programs mangle one or the other on save (LibreOffice turns very hidden sheets into hidden ones
+and integer properties into decimals). Every value is stored as text so no program can change
+its type, and the reader accepts the identity from whichever copy survived.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+IDENTITY_FORMAT = "toolkit-template/1"
+PROPERTY_PREFIX = "toolkit."
+
+
+@dataclass(frozen=True)
+class Identity:
+    format: str
+    schema_id: str
+    schema_version: str
+    schema_hash: str
+    agency_code: str
+    agency_name: str
+    agency_group: str
+    period: str
+    template_id: str
+    generated_at: str
+    toolkit_version: str
+
+    def items(self) -> list[tuple[str, str]]:
+        return [(k, str(v)) for k, v in asdict(self).items()]
+
+    @classmethod
+    def keys(cls) -> list[str]:
+        return [f.name for f in fields(cls)]
+
+    @classmethod
+    def from_mapping(cls, data: dict[str, object]) -> "Identity":
+        """Build from what a reader found; numbers a program turned into floats become text again."""
+        def text(v: object) -> str:
+            if v is None:
+                return ""
+            if isinstance(v, float) and v.is_integer():
+                return str(int(v))
+            return str(v).strip()
+        return cls(**{k: text(data.get(k)) for k in cls.keys()})

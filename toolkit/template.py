@@ -1,0 +1,622 @@
+"""Locked Excel templates from a form: one workbook per agency, built with xlsxwriter.
+
+Everything that does not depend on the agency — formulas, cached results, validations, the
+conditional formats of the live checks — is worked out once per form (:class:`TemplatePlan`)
+and reused for every agency, which is what makes a thousand templates a matter of seconds.
+Coordinates all come from :mod:`toolkit.layout`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import secrets
+import string
+import uuid
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import xlsxwriter
+from xlsxwriter.worksheet import Worksheet
+
+from . import __version__
+from . import rules as rx
+from .checks import RuleResult, run_rules
+from .files import safe_stem, unique_names, write_atomic, write_text_atomic
+from .identity import IDENTITY_FORMAT, PROPERTY_PREFIX, Identity
+from .layout import (CHECK_HEADING, CHECKS_COLUMNS, CHECKS_FIRST_ROW, CHECKS_SHEET, IDENTITY_SHEET,
+                     INSTRUCTIONS_SHEET, LISTS_SHEET, NOT_APPLICABLE_MARK, PASS_MARK, Layout,
+                     SheetLayout, layout_of, message_template)
+from .roster import Agency
+from .schema import Field, Form, Indicator, ValueSpec
+
+FONT = "宋体"
+INPUT_FILL = "#FFF8DC"
+COMPUTED_FILL = "#EDEDED"
+HEADING_FILL = "#DCE6F1"
+ERROR_FILL = "#FFC7CE"
+WARNING_FILL = "#FFEB9C"
+INLINE_LIST_LIMIT = 255
+SEVERITY_ZH = {"error": "错误", "warning": "提示"}
+
+
+class _Workbook(xlsxwriter.Workbook):
+    """xlsxwriter cannot protect a workbook's structure; this writes <workbookProtection> itself.
+
+    The element must come right before <bookViews> in workbook.xml (ECMA-376 CT_Workbook order).
+    """
+
+    structure_password: str | None = None
+
+    def _write_book_views(self) -> None:  # noqa: D401 - xlsxwriter hook
+        if self.structure_password is not None:
+            attrs: list[tuple[str, Any]] = []
+            if self.structure_password:
+                attrs.append(("workbookPassword", _legacy_hash(self.structure_password)))
+            attrs.append(("lockStructure", "1"))
+            self._xml_empty_tag("workbookProtection", attrs)
+        super()._write_book_views()
+
+
+def _legacy_hash(password: str) -> str:
+    """The 16-bit legacy password hash Excel uses for sheet and workbook protection."""
+    digest = 0
+    for ch in password[::-1]:
+        digest = ((digest >> 14) & 0x01) | ((digest << 1) & 0x7FFF)
+        digest ^= ord(ch)
+    digest = ((digest >> 14) & 0x01) | ((digest << 1) & 0x7FFF)
+    digest ^= len(password)
+    digest ^= 0xCE4B
+    return f"{digest:X}"
+
+
+def generate_password(length: int = 10) -> str:
+    alphabet = "".join(c for c in string.ascii_letters + string.digits if c not in "0OIl1")
+    return "".join(secrets.choice(alphabet) for _ in range(length))
+
+
+# ---------------------------------------------------------------------------- the per-form plan
+
+@dataclass
+class _SheetPlan:
+    formulas: dict[tuple[int, int], tuple[str, float | str]] = field(default_factory=dict)   # computed cells
+    checks: dict[tuple[int, int], tuple[str, str]] = field(default_factory=dict)             # check column
+    highlights: dict[tuple[int, int], tuple[str | None, str | None]] = field(default_factory=dict)  # cell → (error cf, warning cf)
+    status: str = ""
+
+
+class TemplatePlan:
+    """Everything about a form's template that is the same for every agency."""
+
+    def __init__(self, form: Form):
+        self.form = form
+        self.layout: Layout = layout_of(form)
+        self.results: list[RuleResult] = run_rules(form, {})
+        self.blank_values = form.compute({})
+        self.sheets = [self._plan_sheet(s) for s in self.layout.sheets]
+
+    @cached_property
+    def check_rows(self) -> list[tuple[int, RuleResult, str, str]]:
+        """(row, result, result formula, cached text) for every rule instance on the checks sheet."""
+        out = []
+        for res in self.results:
+            inst = res.instance
+            row = self.layout.check_rows[inst.id]
+            formula = "=" + self.layout.rule_formulas(inst, "zh", CHECKS_SHEET)
+            cached = PASS_MARK if res.status == "pass" else NOT_APPLICABLE_MARK if res.status == "n/a" else res.message()
+            out.append((row, res, formula, cached))
+        return out
+
+    def _pass_ref(self, inst, sheet: str) -> str:
+        return self.layout.check_pass_ref(inst, sheet)
+
+    def _plan_sheet(self, sl: SheetLayout) -> _SheetPlan:
+        plan = _SheetPlan()
+        form, lay = self.form, self.layout
+        by_id = {r.instance.id: r for r in self.results}
+        for code, (row, col) in sl.inputs.items():
+            ind = form.indicators[code]
+            if ind.computed:
+                tree = form.computed[code]
+                plan.formulas[(row, col)] = ("=" + lay.formula(tree, sl.name), self.blank_values.get(code, 0.0))
+            insts = lay.instances_by_input.get(code, [])
+            errs = [i for i in insts if i.severity == "error"]
+            warns = [i for i in insts if i.severity == "warning"]
+            ecf = "=OR(" + ",".join(f"NOT({self._pass_ref(i, sl.name)})" for i in errs) + ")" if errs else None
+            wcf = "=OR(" + ",".join(f"NOT({self._pass_ref(i, sl.name)})" for i in warns) + ")" if warns else None
+            if ecf or wcf:
+                plan.highlights[(row, col)] = (ecf, wcf)
+        for (row, col), insts in sl.checks.items():
+            passes = [self._pass_ref(i, sl.name) for i in insts]
+            results = [lay.check_result_ref(i, sl.name) for i in insts]
+            failing = "&".join(f'IF({p},"",{r}&"；")' for p, r in zip(passes, results))
+            formula = f'=IF(AND({",".join(passes)}),"{PASS_MARK}",{failing})'
+            fails = [by_id[i.id] for i in insts if by_id[i.id].failed]
+            cached = PASS_MARK if not fails else "".join(f"{r.message()}；" for r in fails)
+            plan.checks[(row, col)] = (formula, cached)
+        first, last = CHECKS_FIRST_ROW + 1, CHECKS_FIRST_ROW + max(len(self.results), 1)
+        sev = f"'{CHECKS_SHEET}'!$C${first}:$C${last}"
+        ok = f"'{CHECKS_SHEET}'!$E${first}:$E${last}"
+        errors = f'COUNTIFS({sev},"{SEVERITY_ZH["error"]}",{ok},FALSE)'
+        warnings = f'COUNTIFS({sev},"{SEVERITY_ZH["warning"]}",{ok},FALSE)'
+        plan.status = (f'="审核结果："&IF({errors}=0,IF({warnings}=0,"{PASS_MARK} 全部通过","{PASS_MARK} 无错误，"&{warnings}&" 项提示请核实"),'
+                       f'"✗ "&{errors}&" 项错误"&IF({warnings}>0,"、"&{warnings}&" 项提示","")&"，见右侧「{CHECK_HEADING}」列和「{CHECKS_SHEET}」表")')
+        return plan
+
+    @cached_property
+    def status_cached(self) -> str:
+        errors = sum(1 for r in self.results if r.failed and r.instance.severity == "error")
+        warnings = sum(1 for r in self.results if r.failed and r.instance.severity == "warning")
+        if errors == 0:
+            return f"审核结果：{PASS_MARK} 全部通过" if warnings == 0 else f"审核结果：{PASS_MARK} 无错误，{warnings} 项提示请核实"
+        extra = f"、{warnings} 项提示" if warnings else ""
+        return f"审核结果：✗ {errors} 项错误{extra}，见右侧「{CHECK_HEADING}」列和「{CHECKS_SHEET}」表"
+
+
+_plans: dict[str, TemplatePlan] = {}
+
+
+def plan_for(form: Form) -> TemplatePlan:
+    plan = _plans.get(form.content_hash)
+    if plan is None:
+        plan = _plans[form.content_hash] = TemplatePlan(form)
+    return plan
+
+
+# ---------------------------------------------------------------------------- formats
+
+class _Formats:
+    """The cell formats of one workbook (xlsxwriter formats belong to a workbook)."""
+
+    def __init__(self, wb: xlsxwriter.Workbook):
+        self.wb = wb
+        base = {"font_name": FONT, "font_size": 11, "valign": "vcenter"}
+        self.base = base
+        border = {"border": 1, "border_color": "#808080"}
+        self.title = wb.add_format({**base, "bold": True, "font_size": 16, "align": "center"})
+        self.period = wb.add_format({**base, "align": "center"})
+        self.status = wb.add_format({**base, "bold": True, "font_color": "#7F4F00"})
+        self.table_title = wb.add_format({**base, "bold": True, "font_size": 12})
+        self.heading = wb.add_format({**base, **border, "bold": True, "align": "center", "text_wrap": True, "bg_color": HEADING_FILL})
+        self.corner = wb.add_format({**base, **border, "align": "left", "text_wrap": True, "bg_color": HEADING_FILL, "font_size": 9})
+        self.unit = wb.add_format({**base, **border, "align": "center"})
+        self.note = wb.add_format({**base, "italic": True, "font_size": 9, "text_wrap": True})
+        self.blocked = wb.add_format({**base, **border, "bg_color": COMPUTED_FILL})
+        self.field_label = wb.add_format({**base, **border, "bold": True, "bg_color": HEADING_FILL})
+        self.check = wb.add_format({**base, **border, "text_wrap": True, "font_color": "#9C0006", "font_size": 9})
+        self.error = wb.add_format({"bg_color": ERROR_FILL, "font_color": "#9C0006"})
+        self.warning = wb.add_format({"bg_color": WARNING_FILL, "font_color": "#7F4F00"})
+        self.wrap = wb.add_format({**base, "text_wrap": True, "valign": "top"})
+        self.bold = wb.add_format({**base, "bold": True})
+        self.checks_heading = wb.add_format({**base, **border, "bold": True, "bg_color": HEADING_FILL, "align": "center"})
+        self.checks_cell = wb.add_format({**base, **border, "text_wrap": True})
+        self._labels: dict[tuple[int, bool], Any] = {}
+        self._values: dict[tuple[str, int, bool, bool], Any] = {}
+        self.border = border
+
+    def label(self, level: int, heading: bool) -> Any:
+        key = (level, heading)
+        if key not in self._labels:
+            self._labels[key] = self.wb.add_format({**self.base, **self.border, "indent": level, "text_wrap": True, "bold": heading})
+        return self._labels[key]
+
+    def value(self, spec: ValueSpec, computed: bool = False, locked: bool = False) -> Any:
+        key = (spec.type, spec.places, computed, locked)
+        if key not in self._values:
+            fmt: dict[str, Any] = {**self.base, **self.border}
+            if spec.type == "integer":
+                fmt["num_format"] = "0"
+            elif spec.type == "decimal":
+                fmt["num_format"] = "0." + "0" * spec.places if spec.places else "0"
+            elif spec.type == "date":
+                fmt["num_format"] = "yyyy-mm-dd"
+            elif spec.type == "text":
+                fmt["num_format"] = "@"
+            if computed or locked:
+                fmt["bg_color"] = COMPUTED_FILL
+                fmt["locked"] = True
+            else:
+                fmt["bg_color"] = INPUT_FILL
+                fmt["locked"] = False
+            if spec.type in ("integer", "decimal"):
+                fmt["align"] = "right"
+            self._values[key] = self.wb.add_format(fmt)
+        return self._values[key]
+
+
+# ---------------------------------------------------------------------------- validation
+
+def _validation(spec: ValueSpec, label: str, cell: str, list_source: str | None) -> dict[str, Any]:
+    """The data validation of one input cell, with Chinese messages a clerk understands."""
+    title = label[:32]
+    lower = spec.lower
+    if spec.type == "integer":
+        v: dict[str, Any] = {"validate": "integer"}
+        if spec.max is not None:
+            v.update(criteria="between", minimum=int(lower or 0), maximum=int(spec.max))
+            rng = f"{rx.format_number(lower or 0)} 到 {rx.format_number(spec.max)} 之间的"
+        else:
+            v.update(criteria=">=", value=int(lower or 0))
+            rng = f"不小于 {rx.format_number(lower or 0)} 的"
+        err = f"这里只能填写{rng}整数（不能填写文字、小数或负数）。没有发生请留空，不要填写“无”或“0件”。"
+        default_help = f"填写{rng}整数；没有发生请留空。"
+    elif spec.type == "decimal":
+        lo = rx.format_number(lower) if lower is not None else None
+        conds = [f"ISNUMBER({cell})"]
+        if lower is not None:
+            conds.append(f"{cell}>={lo}")
+        if spec.max is not None:
+            conds.append(f"{cell}<={rx.format_number(spec.max)}")
+        conds.append(f"ROUND({cell},{spec.places})={cell}")
+        v = {"validate": "custom", "value": f"=AND({','.join(conds)})"}
+        unit = spec.unit or ""
+        err = f"这里只能填写数字{('（' + unit + '）') if unit else ''}，最多 {spec.places} 位小数" + (f"，不小于 {lo}" if lo is not None else "") + "。没有发生请留空。"
+        default_help = f"填写数字，最多 {spec.places} 位小数{('，单位：' + unit) if unit else ''}；没有发生请留空。"
+    elif spec.type == "date":
+        v = {"validate": "date", "criteria": "between", "minimum": dt.date(2000, 1, 1), "maximum": dt.date(2099, 12, 31)}
+        err = "请填写日期，例如 2024-01-31。"
+        default_help = "填写日期，例如 2024-01-31。"
+    elif spec.type == "choice":
+        inline = sum(len(c) + 1 for c in spec.choices) <= INLINE_LIST_LIMIT and all("," not in c for c in spec.choices)
+        v = {"validate": "list", "source": list(spec.choices) if inline else list_source}
+        err = "请从下拉列表中选择。"
+        default_help = "从下拉列表中选择。"
+    else:
+        limit = spec.max_length or 255
+        v = {"validate": "length", "criteria": "<=", "value": limit}
+        err = f"内容太长：最多 {limit} 个字。"
+        default_help = ""
+    message = (spec.help or default_help)[:255]
+    v.update(error_title="输入有误", error_message=err[:255], error_type="stop", ignore_blank=True)
+    if message:
+        v.update(input_title=title, input_message=message)
+    return v
+
+
+# ---------------------------------------------------------------------------- writing
+
+@dataclass(frozen=True)
+class TemplateRequest:
+    """What varies between two templates of the same form."""
+    agency: Agency | None = None
+    year: int | None = None
+    password: str = ""
+    template_id: str = ""
+    generated_at: str = ""
+
+
+def identity_for(form: Form, req: TemplateRequest) -> Identity:
+    a = req.agency
+    return Identity(
+        format=IDENTITY_FORMAT, schema_id=form.id, schema_version=form.version, schema_hash=form.content_hash,
+        agency_code=a.code if a else "", agency_name=a.name if a else "", agency_group=a.group if a else "",
+        period=str(req.year or form.period_default or ""), template_id=req.template_id or uuid.uuid4().hex,
+        generated_at=req.generated_at or dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
+        toolkit_version=__version__,
+    )
+
+
+def build_template(form: Form, req: TemplateRequest) -> bytes:
+    """The bytes of one template workbook."""
+    plan = plan_for(form)
+    lay = plan.layout
+    ident = identity_for(form, req)
+    buf = io.BytesIO()
+    wb = _Workbook(buf, {"in_memory": True, "strings_to_numbers": False, "strings_to_formulas": False, "strings_to_urls": False})
+    wb.structure_password = req.password
+    fm = _Formats(wb)
+    year = req.year or form.period_default
+    period_text = f"（{year}{form.period_label}）" if year else ""
+    wb.set_properties({"title": form.title, "subject": f"{form.id} {form.version}", "author": "toolkit",
+                       "comments": "由统计报表模板工具生成。请只在白色（浅黄色）格子中填写，不要增删行列或改动表名。"})
+    for k, v in ident.items():
+        wb.set_custom_property(PROPERTY_PREFIX + k, v, "text")
+
+    lists_sheet: Worksheet | None = None
+    list_sources: dict[str, str] = {}
+    long_lists = [(c, s) for c, s in _all_specs(form) if s.type == "choice" and sum(len(x) + 1 for x in s.choices) > INLINE_LIST_LIMIT]
+
+    sheets: list[tuple[SheetLayout, Worksheet]] = [(sl, wb.add_worksheet(sl.name)) for sl in lay.sheets]
+    checks_ws = wb.add_worksheet(CHECKS_SHEET)
+    instr_ws = wb.add_worksheet(INSTRUCTIONS_SHEET)
+    if long_lists:
+        lists_sheet = wb.add_worksheet(LISTS_SHEET)
+        for j, (code, spec) in enumerate(long_lists):
+            lists_sheet.write_string(0, j, code)
+            for i, choice in enumerate(spec.choices):
+                lists_sheet.write_string(i + 1, j, choice)
+            col = chr(65 + j) if j < 26 else None
+            list_sources[code] = f"={LISTS_SHEET}!${col}$2:${col}${len(spec.choices) + 1}"
+        lists_sheet.hide()
+        lists_sheet.protect(req.password)
+    id_ws = wb.add_worksheet(IDENTITY_SHEET)
+
+    prefill = {"agency.code": ident.agency_code, "agency.name": ident.agency_name,
+               "agency.group": ident.agency_group, "period": ident.period}
+    for (sl, ws), sp in zip(sheets, plan.sheets):
+        _write_fill_sheet(ws, sl, sp, plan, fm, period_text, prefill, list_sources, req.password)
+    _write_checks_sheet(checks_ws, plan, fm, req.password)
+    _write_instructions(instr_ws, form, plan, fm, req.password)
+    for i, (k, v) in enumerate(ident.items()):
+        id_ws.write_string(i, 0, k)
+        id_ws.write_string(i, 1, v)
+    id_ws.very_hidden()
+    id_ws.protect(req.password)
+    sheets[0][1].activate()
+    wb.close()
+    return buf.getvalue()
+
+
+def _all_specs(form: Form) -> Iterable[tuple[str, ValueSpec]]:
+    for f in form.header:
+        yield f.code, f.spec
+    for code, ind in form.indicators.items():
+        yield code, ind.spec
+
+
+def _protect(ws: Worksheet, password: str) -> None:
+    ws.protect(password, {"select_locked_cells": True, "select_unlocked_cells": True,
+                          "format_columns": True, "format_rows": True})
+
+
+def _write_fill_sheet(ws: Worksheet, sl: SheetLayout, sp: _SheetPlan, plan: TemplatePlan, fm: _Formats,
+                      period_text: str, prefill: dict[str, str], list_sources: dict[str, str], password: str) -> None:
+    form = plan.form
+    for col, width in sl.widths.items():
+        ws.set_column(col, col, width)
+    for row, height in sl.heights.items():
+        ws.set_row(row, height)
+    # fixed texts
+    for t in sl.texts:
+        if t.role == "title":
+            fmt = fm.title
+        elif t.role == "table_title":
+            fmt = fm.table_title
+        elif t.role in ("heading", "check"):
+            fmt = fm.heading
+        elif t.role == "corner":
+            fmt = fm.corner
+        elif t.role == "label":
+            fmt = fm.label(t.level, False)
+        elif t.role == "unit":
+            fmt = fm.unit
+        elif t.role == "note":
+            fmt = fm.note
+        elif t.role == "field":
+            fmt = fm.field_label
+        else:
+            fmt = fm.heading
+        if t.merge_to and t.merge_to != (t.row, t.col):
+            ws.merge_range(t.row, t.col, t.merge_to[0], t.merge_to[1], t.text, fmt)
+        else:
+            ws.write_string(t.row, t.col, t.text, fmt)
+    ws.merge_range(sl.period_row, 0, sl.period_row, sl.last_col, period_text, fm.period)
+    ws.merge_range(sl.status_row, 0, sl.status_row, sl.last_col, "", fm.status)
+    ws.write_formula(sl.status_row, 0, sp.status, fm.status, plan.status_cached)
+    ws.set_row(0, 30)
+    # header fields
+    for f in form.header:
+        if f.code not in sl.fields:
+            continue
+        row, col, last = sl.fields[f.code]
+        locked = bool(f.locked and f.prefill)
+        fmt = fm.value(f.spec, locked=locked)
+        value = prefill.get(f.prefill or "", "") if f.prefill else ""
+        if last > col:
+            ws.merge_range(row, col, row, last, "", fmt)
+        if value:
+            ws.write_string(row, col, value, fmt)
+        else:
+            ws.write_blank(row, col, None, fmt)
+        if not locked:
+            ws.data_validation(row, col, row, col, _validation(f.spec, f.label, _cell(row, col), list_sources.get(f.code)))
+    # table bodies: blocked cells for headings/skips, inputs, computed
+    for t in sl.tables:
+        head_top, head_bottom, data_top, data_bottom = sl.table_frames[t.id]
+        for r_index, r in enumerate(t.rows):
+            row = data_top + r_index
+            ncols = 1 if t.kind == "list" else len(t.leaves)
+            for ci in range(ncols):
+                col = 2 if t.kind == "list" else 1 + ci
+                code = t.cell_code(r, t.leaves[ci])
+                if code is None or code not in form.indicators:
+                    ws.write_blank(row, col, None, fm.blocked)
+                    continue
+                ind = form.indicators[code]
+                if (row, col) in sp.formulas:
+                    formula, cached = sp.formulas[(row, col)]
+                    ws.write_formula(row, col, formula, fm.value(ind.spec, computed=True), cached)
+                else:
+                    ws.write_blank(row, col, None, fm.value(ind.spec))
+                    ws.data_validation(row, col, row, col, _validation(ind.spec, _short_label(ind), _cell(row, col), list_sources.get(code)))
+            check_cell = (row, sl.last_col)
+            if check_cell in sp.checks:
+                formula, cached = sp.checks[check_cell]
+                ws.write_formula(row, sl.last_col, formula, fm.check, cached)
+            else:
+                ws.write_blank(row, sl.last_col, None, fm.check)
+    for (row, col), (ecf, wcf) in sp.highlights.items():
+        if ecf:
+            ws.conditional_format(row, col, row, col, {"type": "formula", "criteria": ecf, "format": fm.error, "stop_if_true": True})
+        if wcf:
+            ws.conditional_format(row, col, row, col, {"type": "formula", "criteria": wcf, "format": fm.warning})
+    # page set-up
+    ws.set_paper(9)
+    if sl.landscape:
+        ws.set_landscape()
+    else:
+        ws.set_portrait()
+    ws.fit_to_pages(1, 0)
+    ws.center_horizontally()
+    ws.set_margins(left=0.5, right=0.5, top=0.6, bottom=0.6)
+    if sl.repeat_rows:
+        ws.repeat_rows(*sl.repeat_rows)
+    ws.freeze_panes(*sl.freeze)
+    ws.hide_gridlines(2)
+    ws.set_footer("&C第 &P 页，共 &N 页")
+    first_input = min(sl.inputs.values()) if sl.inputs else (0, 0)
+    ws.set_selection(first_input[0], first_input[1], first_input[0], first_input[1])
+    _protect(ws, password)
+
+
+def _short_label(ind: Indicator) -> str:
+    return ind.label.replace("　", "").strip()
+
+
+def _cell(row: int, col: int) -> str:
+    from .layout import a1
+    return a1(row, col)
+
+
+def _write_checks_sheet(ws: Worksheet, plan: TemplatePlan, fm: _Formats, password: str) -> None:
+    form = plan.form
+    ws.set_column(0, 0, 6)
+    ws.set_column(1, 1, 60)
+    ws.set_column(2, 2, 8)
+    ws.set_column(3, 3, 60)
+    ws.set_column(4, 4, 8, None, {"hidden": True})
+    ws.merge_range(0, 0, 0, 3, f"{form.title} — 自动审核", fm.title)
+    ws.merge_range(1, 0, 1, 3, "", fm.status)
+    ws.write_formula(1, 0, plan.sheets[0].status if plan.sheets else '=""', fm.status, plan.status_cached)
+    ws.write_string(2, 0, "本表随填报内容自动更新：「✓」为通过，「—」为暂不适用，其余为需要核对的问题。", fm.note)
+    for j, h in enumerate(CHECKS_COLUMNS):
+        ws.write_string(CHECKS_FIRST_ROW - 1, j, h, fm.checks_heading)
+    for i, (row, res, formula, cached) in enumerate(plan.check_rows):
+        inst = res.instance
+        desc = inst.rule.explain or message_template(inst).split("{")[0].strip() or inst.rule.id
+        if inst.place_label:
+            desc = f"{desc}（{inst.place_label}）"
+        ws.write_number(row, 0, i + 1, fm.checks_cell)
+        ws.write_string(row, 1, f"{inst.id}：{desc}", fm.checks_cell)
+        ws.write_string(row, 2, SEVERITY_ZH[inst.severity], fm.checks_cell)
+        ws.write_formula(row, 3, formula, fm.checks_cell, cached)
+        ws.write_formula(row, 4, f'=OR(D{row + 1}="{PASS_MARK}",D{row + 1}="{NOT_APPLICABLE_MARK}")', fm.checks_cell, res.status != "fail")
+    if plan.check_rows:
+        first, last = CHECKS_FIRST_ROW, CHECKS_FIRST_ROW + len(plan.check_rows) - 1
+        ws.conditional_format(first, 3, last, 3, {"type": "formula", "criteria": f'=AND($E{first + 1}=FALSE,$C{first + 1}="错误")', "format": fm.error})
+        ws.conditional_format(first, 3, last, 3, {"type": "formula", "criteria": f"=$E{first + 1}=FALSE", "format": fm.warning})
+    ws.freeze_panes(CHECKS_FIRST_ROW, 0)
+    ws.set_paper(9)
+    ws.fit_to_pages(1, 0)
+    ws.repeat_rows(CHECKS_FIRST_ROW - 1)
+    _protect(ws, password)
+
+
+def _write_instructions(ws: Worksheet, form: Form, plan: TemplatePlan, fm: _Formats, password: str) -> None:
+    ws.set_column(0, 0, 100)
+    lines: list[tuple[str, Any]] = [(f"{form.title} — 填表说明", fm.title), ("", None), ("一、怎样填写", fm.bold)]
+    general = [
+        "浅黄色格子是填写区，其余格子已锁定；灰色格子为自动计算，不需要填写。",
+        "数字格子只填阿拉伯数字，不要填写“无”、“—”、单位或文字；没有发生的事项请留空。",
+        "请不要插入或删除行列、修改表名或标签，也不要另存为其他格式；请保存为 .xlsx 后报送。",
+        "各表右侧「审核提示」列和「审核」表会随填写自动检查勾稽关系；报送前请确认没有“✗”错误。",
+    ]
+    for i, text in enumerate([*general, *form.instructions], 1):
+        lines.append((f"{i}. {text}", fm.wrap))
+    lines += [("", None), ("二、审核规则", fm.bold)]
+    for r in form.rules:
+        each = {"column": "（每一列分别检查）", "row": "（每一行分别检查）"}.get(r.each or "", "")
+        text = r.explain or message_template_rule(r)
+        lines.append((f"【{SEVERITY_ZH[r.severity]}】{r.id}：{text}{each}", fm.wrap))
+    if form.contact:
+        lines += [("", None), ("三、联系方式", fm.bold), (form.contact, fm.wrap)]
+    lines += [("", None), (f"模板：{form.id} 版本 {form.version}", fm.note)]
+    for i, (text, fmt) in enumerate(lines):
+        if text:
+            ws.write_string(i, 0, text, fmt)
+    ws.set_paper(9)
+    ws.fit_to_pages(1, 0)
+    _protect(ws, password)
+
+
+def message_template_rule(rule) -> str:
+    return rule.message.replace("{left}", "…").replace("{right}", "…").replace("{diff}", "…").replace("{col}", "各列").replace("{row}", "各行")
+
+
+# ---------------------------------------------------------------------------- many templates
+
+@dataclass(frozen=True)
+class ManifestRow:
+    agency_code: str
+    agency_name: str
+    agency_group: str
+    file: str
+    sha256: str
+    template_id: str
+
+
+MANIFEST_NAME = "manifest.csv"
+
+
+def template_file_names(agencies: Sequence[Agency], form: Form) -> list[str]:
+    stems = [safe_stem(f"{a.code}_{a.name}") for a in agencies]
+    return unique_names(stems, ".xlsx")
+
+
+def generate_templates(form: Form, out_dir: str | Path, agencies: Sequence[Agency] | None = None,
+                       year: int | None = None, password: str | None = None, jobs: int = 1,
+                       progress: Any = None) -> tuple[list[ManifestRow], str]:
+    """Write one template per agency (or one blank template) and a manifest; returns rows and password."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    pw = password if password is not None else generate_password()
+    stamp = dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
+    if agencies:
+        names = template_file_names(agencies, form)
+        requests = [TemplateRequest(agency=a, year=year, password=pw, generated_at=stamp) for a in agencies]
+    else:
+        names = [safe_stem(f"{form.id}_{year or form.period_default or ''}_blank") + ".xlsx"]
+        requests = [TemplateRequest(agency=None, year=year, password=pw, generated_at=stamp)]
+    rows: list[ManifestRow] = []
+    work = list(zip(names, requests))
+    if jobs > 1 and len(work) > 50:
+        from concurrent.futures import ProcessPoolExecutor
+        chunks = [work[i::jobs] for i in range(jobs)]
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            futures = [pool.submit(_write_many, form.document, form.source, str(out), chunk) for chunk in chunks]
+            for fut in futures:
+                rows.extend(fut.result())
+        order = {n: i for i, n in enumerate(names)}
+        rows.sort(key=lambda r: order[r.file])
+    else:
+        for name, req in work:
+            rows.append(_write_one(form, out, name, req))
+            if progress:
+                progress(1)
+    write_manifest(out / MANIFEST_NAME, rows, pw, password is None)
+    return rows, pw
+
+
+def _write_many(document: dict, source: str, out: str, chunk: list[tuple[str, TemplateRequest]]) -> list[ManifestRow]:
+    from .schema import load_form
+    form = load_form(document, source)
+    return [_write_one(form, Path(out), name, req) for name, req in chunk]
+
+
+def _write_one(form: Form, out: Path, name: str, req: TemplateRequest) -> ManifestRow:
+    req = TemplateRequest(agency=req.agency, year=req.year, password=req.password,
+                          template_id=req.template_id or uuid.uuid4().hex, generated_at=req.generated_at)
+    data = build_template(form, req)
+    write_atomic(out / name, data)
+    a = req.agency
+    return ManifestRow(agency_code=a.code if a else "", agency_name=a.name if a else "", agency_group=a.group if a else "",
+                       file=name, sha256=hashlib.sha256(data).hexdigest(), template_id=req.template_id)
+
+
+def write_manifest(path: Path, rows: Sequence[ManifestRow], password: str, generated: bool) -> None:
+    """manifest.csv: UTF-8 with BOM so Excel opens the Chinese names correctly."""
+    import csv
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\r\n")
+    w.writerow(["agency_code", "agency_name", "agency_group", "file", "sha256", "template_id", "password"])
+    for r in rows:
+        w.writerow([_csv_safe(r.agency_code), _csv_safe(r.agency_name), _csv_safe(r.agency_group), r.file, r.sha256, r.template_id, password])
+    write_text_atomic(path, "\ufeff" + buf.getvalue())
+
+
+def _csv_safe(text: str) -> str:
+    """Neutralise text that a spreadsheet would run as a formula."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
