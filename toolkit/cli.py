@@ -103,3 +103,34 @@ def template_cmd(schema: str, out_dir: str, roster: str | None, year: int | None
     rows, pw = generate_templates(form, out_dir, agencies, year=year, password=password, jobs=jobs or os.cpu_count() or 1)
     click.echo(f"wrote {len(rows)} template(s) of {form.id} {form.version} to {out_dir} "
                f"(list in {Path(out_dir) / MANIFEST_NAME}{'' if password else '; generated password in it'})")
+
+
+@main.command("check")
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "csv"]), default="text", show_default=True)
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True, help="Language of messages.")
+@click.option("--schema-dir", "schema_dirs", multiple=True, type=click.Path(file_okay=False, exists=True), help="Extra folder of form schemas (besides the shipped ones).")
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write the report to FILE instead of the screen.")
+@click.option("--jobs", type=click.IntRange(1, 64), default=None, help="Worker processes (default: the machine's cores).")
+def check_cmd(paths: tuple[str, ...], fmt: str, lang: str, schema_dirs: tuple[str, ...], output: str | None, jobs: int | None) -> None:
+    """Check returned workbooks (回收的填报表): recognise, extract, validate, explain.
+
+    Exit 0 when every workbook is valid (warnings allowed), 1 when any is invalid or rejected.
+    """
+    from .files import write_text_atomic
+    from .registry import Registry
+    from .report import render_csv, render_json, render_text
+    from .runner import check_many
+    from .validate import iter_workbooks
+
+    files = iter_workbooks(list(paths))
+    if not files:
+        raise click.UsageError("no workbooks (.xlsx .xlsm .xls .ods) found under the given paths")
+    registry = Registry(schema_dirs)
+    results = check_many(files, registry, schema_dirs=schema_dirs, jobs=jobs)
+    text = {"text": render_text, "json": render_json, "csv": render_csv}[fmt](results, lang)
+    if output:
+        write_text_atomic(output, text)
+    else:
+        click.echo(text, nl=False)
+    sys.exit(0 if all(r.status == "valid" for r in results) else 1)

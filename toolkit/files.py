@@ -69,3 +69,10 @@ def write_atomic(path: str | Path, data: bytes) -> None:
 
 def write_text_atomic(path: str | Path, text: str, encoding: str = "utf-8") -> None:
     write_atomic(path, text.encode(encoding))
+
+
+def neutralise(text: str) -> str:
+    """Text from agencies made safe for CSV and spreadsheets: a leading = + - @ would run as a formula."""
+    if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + text
+    return text

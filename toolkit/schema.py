@@ -539,6 +539,14 @@ class _Builder:
                 if a.table != b.table:
                     self.problem(ptr, f'range {node.start}:{node.end} spans two tables ("{a.table}" and "{b.table}")')
                     ok = False
+                    continue
+                r0, r1 = sorted((a.row, b.row))
+                c0, c1 = sorted((a.column, b.column))
+                for inner in self.indicators.values():  # a text cell inside the rectangle cannot be summed either
+                    if (inner.table == a.table and r0 <= inner.row <= r1 and c0 <= inner.column <= c1
+                            and not inner.spec.numeric):
+                        self.problem(ptr, f'range {node.start}:{node.end} covers "{inner.code}", a {inner.spec.type} indicator that cannot be used in arithmetic')
+                        ok = False
         return tree if ok else None
 
     def check_computed(self) -> dict[str, rx.Node]:

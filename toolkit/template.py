@@ -25,7 +25,7 @@ from xlsxwriter.worksheet import Worksheet
 from . import __version__
 from . import rules as rx
 from .checks import RuleResult, run_rules
-from .files import safe_stem, unique_names, write_atomic, write_text_atomic
+from .files import neutralise, safe_stem, unique_names, write_atomic, write_text_atomic
 from .identity import IDENTITY_FORMAT, PROPERTY_PREFIX, Identity
 from .layout import (CHECK_HEADING, CHECKS_COLUMNS, CHECKS_FIRST_ROW, CHECKS_SHEET, IDENTITY_SHEET,
                      INSTRUCTIONS_SHEET, LISTS_SHEET, NOT_APPLICABLE_MARK, PASS_MARK, Layout,
@@ -613,10 +613,5 @@ def write_manifest(path: Path, rows: Sequence[ManifestRow], password: str, gener
     w = csv.writer(buf, lineterminator="\r\n")
     w.writerow(["agency_code", "agency_name", "agency_group", "file", "sha256", "template_id", "password"])
     for r in rows:
-        w.writerow([_csv_safe(r.agency_code), _csv_safe(r.agency_name), _csv_safe(r.agency_group), r.file, r.sha256, r.template_id, password])
+        w.writerow([neutralise(r.agency_code), neutralise(r.agency_name), neutralise(r.agency_group), r.file, r.sha256, r.template_id, password])
     write_text_atomic(path, "\ufeff" + buf.getvalue())
-
-
-def _csv_safe(text: str) -> str:
-    """Neutralise text that a spreadsheet would run as a formula."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text

@@ -1,0 +1,306 @@
+"""What a file really is, checked before any parser touches it.
+
+Returned workbooks are untrusted: a file named ``.xlsx`` may be a PDF, a zip bomb, an encrypted
+package or XML with entity expansions. This module sniffs the format from the bytes, bounds the
+zip (member count, total and per-member inflated size, compression ratio), refuses XML with a
+DOCTYPE (no entities, no external access — no spreadsheet program writes one), and, for OOXML,
+gathers the facts python-calamine does not expose: which cells hold formulas, whether sheets and
+the workbook structure are protected, macros and external links, custom document properties.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+import stat
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from xml.etree import ElementTree as ET
+
+MAX_FILE_BYTES = 50 * 1024 * 1024
+MAX_MEMBERS = 2000
+MAX_INFLATED_BYTES = 300 * 1024 * 1024
+MAX_MEMBER_BYTES = 100 * 1024 * 1024
+MAX_RATIO = 200
+MAX_SHEETS = 200
+MAX_DECLARED_CELLS = 5_000_000
+OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+
+
+class Rejected(Exception):
+    """A file that is refused before or while reading, with one line saying why (in Chinese and English)."""
+
+    def __init__(self, zh: str, en: str | None = None):
+        self.zh = zh
+        self.en = en or zh
+        super().__init__(self.en)
+
+
+@dataclass
+class SheetFacts:
+    member: str
+    protected: bool = False
+    formulas: dict[tuple[int, int], str] = field(default_factory=dict)   # (row, col) → formula text
+    errors: dict[tuple[int, int], str] = field(default_factory=dict)     # (row, col) → error value (#DIV/0!)
+    max_row: int = 0
+    max_col: int = 0
+
+
+@dataclass
+class PackageFacts:
+    """What the bytes say, independent of any spreadsheet parser."""
+    kind: str                                   # xlsx | xlsm | ods | xls
+    size: int
+    sheets: dict[str, SheetFacts] = field(default_factory=dict)   # OOXML only, by sheet name
+    structure_locked: bool | None = None
+    macros: bool = False
+    external_links: int = 0
+    properties: dict[str, str] = field(default_factory=dict)       # custom document properties
+
+
+def sniff(head: bytes) -> str:
+    """A name for what the first bytes of a file look like (for the rejection message)."""
+    h = head.lstrip()[:512].lower()
+    if head.startswith(b"%PDF"):
+        return "a PDF document"
+    if head.startswith(b"\x89PNG"):
+        return "a PNG image"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "a JPEG image"
+    if head.startswith(b"GIF8"):
+        return "a GIF image"
+    if head.startswith((b"Rar!", b"7z\xbc\xaf", b"\x1f\x8b")):
+        return "a compressed archive"
+    if h.startswith((b"<!doctype html", b"<html")) or b"<html" in h[:200]:
+        return "an HTML page"
+    if h.startswith(b"<?xml"):
+        return "an XML file (perhaps an Excel 2003 XML spreadsheet)"
+    if head.startswith(b"{\\rtf"):
+        return "an RTF document"
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        try:
+            text = head.decode("gb18030")
+        except UnicodeDecodeError:
+            return "binary data"
+    if "," in text or "\t" in text:
+        return "a CSV/text file"
+    return "a text file"
+
+
+def inspect_file(path: str | Path) -> PackageFacts:
+    """Check a file's form and bounds; raise Rejected with the reason when it is not a usable workbook."""
+    p = Path(path)
+    try:
+        st = p.lstat()
+    except OSError as e:
+        raise Rejected(f"无法读取文件：{e.strerror or e}", f"cannot read the file: {e.strerror or e}") from None
+    if stat.S_ISLNK(st.st_mode):
+        try:
+            st = p.stat()
+        except OSError:
+            raise Rejected("文件是一个失效的链接", "the file is a dangling symbolic link") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise Rejected("这是一个文件夹，不是工作簿", "this is a folder, not a workbook")
+    if not stat.S_ISREG(st.st_mode):
+        raise Rejected("这不是普通文件", "this is not a regular file")
+    if st.st_size == 0:
+        raise Rejected("文件是空的（0 字节）", "the file is empty (0 bytes)")
+    if st.st_size > MAX_FILE_BYTES:
+        raise Rejected(f"文件太大（{st.st_size // 1048576} MB），超过 {MAX_FILE_BYTES // 1048576} MB 的上限",
+                       f"the file is too large ({st.st_size // 1048576} MB, limit {MAX_FILE_BYTES // 1048576} MB)")
+    with open(p, "rb") as fh:
+        head = fh.read(4096)
+    if head.startswith(OLE_MAGIC):
+        return _inspect_ole(p, st.st_size)
+    if not head.startswith(b"PK\x03\x04"):
+        what = sniff(head)
+        raise Rejected(f"不是 Excel 工作簿（看起来是{_zh_kind(what)}）",
+                       f"not an Excel workbook (it looks like {what})")
+    return _inspect_zip(p, st.st_size)
+
+
+def _zh_kind(what: str) -> str:
+    return {
+        "a PDF document": " PDF 文档", "a PNG image": "图片（PNG）", "a JPEG image": "图片（JPEG）", "a GIF image": "图片（GIF）",
+        "a compressed archive": "压缩包", "an HTML page": "网页（HTML）", "an RTF document": " RTF 文档",
+        "an XML file (perhaps an Excel 2003 XML spreadsheet)": " XML 文件", "a CSV/text file": " CSV/文本文件",
+        "a text file": "文本文件", "binary data": "无法识别的二进制数据",
+    }.get(what, what)
+
+
+def _inspect_ole(p: Path, size: int) -> PackageFacts:
+    with open(p, "rb") as fh:
+        data = fh.read(min(size, 4 * 1024 * 1024))
+    if "EncryptedPackage".encode("utf-16-le") in data or "EncryptionInfo".encode("utf-16-le") in data:
+        raise Rejected("工作簿设置了打开密码（已加密），无法读取；请取消密码后重新保存为 .xlsx 报送",
+                       "the workbook is encrypted with a password; remove the password and save it again as .xlsx")
+    if "Workbook".encode("utf-16-le") not in data and "Book".encode("utf-16-le") not in data:
+        raise Rejected("这是一个 Office 文件，但不是 Excel 工作簿（可能是 Word 文档）",
+                       "an Office file, but not an Excel workbook (perhaps a Word document)")
+    return PackageFacts(kind="xls", size=size)
+
+
+def _inspect_zip(p: Path, size: int) -> PackageFacts:
+    try:
+        zf = zipfile.ZipFile(p)
+    except (zipfile.BadZipFile, OSError, ValueError) as e:
+        raise Rejected("文件已损坏或不完整（无法作为工作簿打开）", f"the file is damaged or truncated ({e})") from None
+    with zf:
+        infos = zf.infolist()
+        if len(infos) > MAX_MEMBERS:
+            raise Rejected(f"文件包含 {len(infos)} 个部件，超出上限", f"the package has {len(infos)} parts (limit {MAX_MEMBERS})")
+        total = 0
+        for info in infos:
+            if info.flag_bits & 0x1:
+                raise Rejected("文件部件被加密，无法读取", "a part of the package is encrypted")
+            total += info.file_size
+            if info.file_size > MAX_MEMBER_BYTES or total > MAX_INFLATED_BYTES:
+                raise Rejected("文件解压后过大（疑似压缩炸弹），已拒绝", "the package inflates to more than the limit (a zip bomb?)")
+            if info.compress_size and info.file_size / info.compress_size > MAX_RATIO and info.file_size > 1_000_000:
+                raise Rejected("文件压缩比异常（疑似压缩炸弹），已拒绝", f"part {info.filename} has a compression ratio over {MAX_RATIO} (a zip bomb?)")
+        names = {i.filename for i in infos}
+        if "mimetype" in names and "content.xml" in names:
+            mt = _read(zf, "mimetype", 200)
+            if b"opendocument.spreadsheet" not in mt:
+                raise Rejected("这是 OpenDocument 文件，但不是电子表格", "an OpenDocument file, but not a spreadsheet")
+            for member in ("content.xml", "meta.xml", "settings.xml", "styles.xml"):
+                if member in names:
+                    _refuse_doctype(zf, member)
+            return PackageFacts(kind="ods", size=size)
+        if "xl/workbook.xml" not in names:
+            if "word/document.xml" in names:
+                raise Rejected("这是 Word 文档，不是 Excel 工作簿", "a Word document, not an Excel workbook")
+            if "EncryptionInfo" in names:
+                raise Rejected("工作簿已加密", "the workbook is encrypted")
+            raise Rejected("文件是 zip 压缩包，但不是 Excel 工作簿", "a zip archive, but not an Excel workbook")
+        for info in infos:
+            if info.filename.endswith((".xml", ".rels")):
+                _refuse_doctype(zf, info.filename)
+        facts = PackageFacts(kind="xlsx", size=size)
+        facts.macros = any(n.lower().endswith("vbaproject.bin") for n in names)
+        if facts.macros:
+            facts.kind = "xlsm"
+        facts.external_links = sum(1 for n in names if n.startswith("xl/externalLinks/") and n.endswith(".xml"))
+        wb_xml = _read(zf, "xl/workbook.xml", 5_000_000)
+        m = re.search(rb"<(?:\w+:)?workbookProtection\b([^>]*)>", wb_xml)
+        facts.structure_locked = bool(m and re.search(rb'lockStructure="(1|true)"', m.group(1)))
+        sheets = _sheet_members(zf, wb_xml, names)
+        if len(sheets) > MAX_SHEETS:
+            raise Rejected(f"工作簿有 {len(sheets)} 张工作表，超出上限", f"the workbook has {len(sheets)} sheets (limit {MAX_SHEETS})")
+        for name, member in sheets.items():
+            facts.sheets[name] = SheetFacts(member=member)
+        if "docProps/custom.xml" in names:
+            facts.properties = _custom_properties(_read(zf, "docProps/custom.xml", 1_000_000))
+        return facts
+
+
+def scan_sheets(path: str | Path, facts: PackageFacts, wanted: list[str]) -> None:
+    """Fill in formulas, protection and the real extent of the wanted OOXML sheets."""
+    if facts.kind not in ("xlsx", "xlsm"):
+        return
+    with zipfile.ZipFile(path) as zf:
+        for name in wanted:
+            sf = facts.sheets.get(name)
+            if sf is None:
+                continue
+            data = _read(zf, sf.member, MAX_MEMBER_BYTES)
+            _scan_sheet_xml(data, sf)
+
+
+_CELL_WITH_FORMULA = re.compile(rb'<(?:\w+:)?c\b([^>]*?)(?<!/)>\s*<(?:\w+:)?f\b([^>]*?)(?:/>|>(.*?)</(?:\w+:)?f>)', re.S)
+_ERROR_CELL = re.compile(rb'<(?:\w+:)?c\b([^>]*\bt="e"[^>]*)>(.*?)</(?:\w+:)?c>', re.S)
+_VALUE = re.compile(rb'<(?:\w+:)?v>([^<]*)</(?:\w+:)?v>')
+_REF = re.compile(rb'\br="([A-Z]{1,3})([0-9]{1,7})"')
+_DIMENSION = re.compile(rb'<(?:\w+:)?dimension\b[^>]*\bref="([A-Z]{1,3})?([0-9]{1,7})?(?::([A-Z]{1,3})([0-9]{1,7}))?"')
+_PROTECTION = re.compile(rb'<(?:\w+:)?sheetProtection\b([^>]*)>')
+
+
+def _scan_sheet_xml(data: bytes, sf: SheetFacts) -> None:
+    m = _DIMENSION.search(data, 0, 4096)
+    if m and m.group(3):
+        rows, cols = int(m.group(4)), _col_number(m.group(3).decode())
+        if rows * cols > MAX_DECLARED_CELLS:
+            raise Rejected(f"工作表声明了异常大的区域（{rows} 行 × {cols} 列）", f"a sheet declares an enormous range ({rows} rows × {cols} columns)")
+    p = _PROTECTION.search(data)
+    sf.protected = bool(p and re.search(rb'\bsheet="(1|true)"', p.group(1)))
+    for m in _CELL_WITH_FORMULA.finditer(data):
+        ref = _REF.search(m.group(1))
+        if not ref:
+            continue
+        text = (m.group(3) or b"").decode("utf-8", "replace")
+        row, col = int(ref.group(2)) - 1, _col_number(ref.group(1).decode()) - 1
+        sf.formulas[(row, col)] = _unescape(text) if text else "(shared)"
+    if b't="e"' in data:
+        for m in _ERROR_CELL.finditer(data):
+            ref = _REF.search(m.group(1))
+            v = _VALUE.search(m.group(2))
+            if ref:
+                row, col = int(ref.group(2)) - 1, _col_number(ref.group(1).decode()) - 1
+                sf.errors[(row, col)] = v.group(1).decode("utf-8", "replace") if v else "#ERROR"
+
+
+def _unescape(text: str) -> str:
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", '"').replace("&apos;", "'").replace("&amp;", "&")
+
+
+def _col_number(letters: str) -> int:
+    n = 0
+    for ch in letters:
+        n = n * 26 + ord(ch) - 64
+    return n
+
+
+def _read(zf: zipfile.ZipFile, name: str, limit: int) -> bytes:
+    with zf.open(name) as fh:
+        data = fh.read(limit + 1)
+    if len(data) > limit:
+        raise Rejected("文件中某个部件过大", f"part {name} is larger than {limit} bytes")
+    return data
+
+
+def _refuse_doctype(zf: zipfile.ZipFile, name: str) -> None:
+    """No spreadsheet program writes a DOCTYPE; one here can only be an entity attack."""
+    with zf.open(name) as fh:
+        head = fh.read(8192)
+    if b"<!DOCTYPE" in head.upper() or b"<!ENTITY" in head.upper():
+        raise Rejected("文件中含有 XML 实体声明（可能是恶意文件），已拒绝", f"part {name} declares XML entities (DOCTYPE); refused")
+
+
+def _sheet_members(zf: zipfile.ZipFile, wb_xml: bytes, names: set[str]) -> dict[str, str]:
+    rels_name = "xl/_rels/workbook.xml.rels"
+    targets: dict[str, str] = {}
+    if rels_name in names:
+        rels = _read(zf, rels_name, 2_000_000)
+        for m in re.finditer(rb"<(?:\w+:)?Relationship\b([^>]*)/?>", rels):
+            attrs = dict(re.findall(rb'(\w+)="([^"]*)"', m.group(1)))
+            rid, target = attrs.get(b"Id"), attrs.get(b"Target")
+            if rid and target:
+                t = target.decode("utf-8", "replace")
+                t = t.lstrip("/") if t.startswith("/") else posixpath.normpath(posixpath.join("xl", t))
+                targets[rid.decode()] = t
+    out: dict[str, str] = {}
+    for m in re.finditer(rb"<(?:\w+:)?sheet\b([^>]*)/?>", wb_xml):
+        attrs = dict(re.findall(rb'([\w:]+)="([^"]*)"', m.group(1)))
+        name = _unescape(attrs.get(b"name", b"").decode("utf-8", "replace"))
+        rid = (attrs.get(b"r:id") or next((v for k, v in attrs.items() if k.endswith(b":id")), b"")).decode()
+        if rid in targets and targets[rid] in names:
+            out[name] = targets[rid]
+    return out
+
+
+def _custom_properties(xml: bytes) -> dict[str, str]:
+    out: dict[str, str] = {}
+    try:
+        root = ET.fromstring(xml)
+    except ET.ParseError:
+        return out
+    for prop in root:
+        name = prop.get("name")
+        if not name:
+            continue
+        for child in prop:
+            out[name] = (child.text or "").strip()
+    return out

@@ -1,0 +1,62 @@
+"""The forms the toolkit knows, by id and version: the shipped ones plus any ``--schema-dir``.
+
+A returned workbook names its form and version; the reader asks the registry for exactly that
+edition, and an unknown one is refused with the editions that are known — a version drift
+between what the office sent and what it now expects is a real and common mistake.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Iterable
+
+from .package import Rejected
+from .schema import Form, SchemaError, load_form, shipped_schemas
+
+
+class Registry:
+    def __init__(self, schema_dirs: Iterable[str | Path] = (), include_shipped: bool = True):
+        self._paths: dict[tuple[str, str], Path] = {}
+        self._forms: dict[tuple[str, str], Form] = {}
+        self.problems: list[str] = []
+        paths: list[Path] = list(shipped_schemas().values()) if include_shipped else []
+        for d in schema_dirs:
+            paths.extend(sorted(Path(d).glob("*.json")))
+        for p in paths:
+            try:
+                doc = json.loads(p.read_text(encoding="utf-8-sig"))
+                key = (str(doc["id"]), str(doc["version"]))
+            except (OSError, ValueError, KeyError, TypeError):
+                if p.name != "indicator-schema.json":
+                    self.problems.append(f"{p}: not a form schema (skipped)")
+                continue
+            self._paths.setdefault(key, p)
+
+    def add(self, form: Form) -> None:
+        self._forms[form.key] = form
+
+    def known(self) -> list[tuple[str, str]]:
+        return sorted(set(self._paths) | set(self._forms))
+
+    def versions(self, form_id: str) -> list[str]:
+        return [v for i, v in self.known() if i == form_id]
+
+    def get(self, form_id: str, version: str) -> Form:
+        key = (form_id, version)
+        if key in self._forms:
+            return self._forms[key]
+        if key not in self._paths:
+            versions = self.versions(form_id)
+            if versions:
+                raise Rejected(f"表单 {form_id} 的版本 {version} 未知（已知版本：{'、'.join(versions)}）",
+                               f"version {version} of form {form_id} is not known (known versions: {', '.join(versions)})")
+            ids = sorted({i for i, _ in self.known()})
+            raise Rejected(f"未知的表单 {form_id}（已知：{'、'.join(ids)}）",
+                           f"unknown form {form_id!r} (known: {', '.join(ids)})")
+        try:
+            form = load_form(self._paths[key])
+        except SchemaError as e:
+            raise Rejected(f"表单定义 {self._paths[key]} 有错误：{e}", f"the schema {self._paths[key]} is broken: {e}") from None
+        self._forms[key] = form
+        return form

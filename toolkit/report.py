@@ -1,0 +1,85 @@
+"""Renderings of check results: text for people, JSON and CSV for other tools.
+
+The results are data (:class:`toolkit.validate.Result` with its :class:`toolkit.issues.Issue`
+list); every format here only renders them, in Chinese or English.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any, Sequence
+
+from .files import neutralise
+from .validate import Result
+
+STATUS_ZH = {"valid": "通过", "invalid": "有错误", "rejected": "拒收"}
+SEVERITY = {"zh": {"error": "错误", "warning": "提示"}, "en": {"error": "error", "warning": "warning"}}
+
+
+def result_json(r: Result, lang: str = "zh") -> dict[str, Any]:
+    ident = r.identity
+    out: dict[str, Any] = {
+        "file": r.file, "sha256": r.sha256, "status": r.status,
+        "schema": {"id": ident.schema_id, "version": ident.schema_version} if ident and ident.schema_id else None,
+        "agency": {"code": ident.agency_code, "name": ident.agency_name} if ident and ident.schema_id else None,
+        "values": r.values,
+        "issues": [i.to_json(lang) for i in r.issues],
+    }
+    if r.status == "rejected":
+        out["reason"] = r.reason(lang)
+    return out
+
+
+def render_json(results: Sequence[Result], lang: str = "zh") -> str:
+    return json.dumps([result_json(r, lang) for r in results], ensure_ascii=False, indent=2) + "\n"
+
+
+def status_line(r: Result, lang: str = "zh") -> str:
+    ident = r.identity
+    who = f"{ident.agency_code} {ident.agency_name}".strip() if ident else ""
+    if lang == "en":
+        if r.status == "rejected":
+            return f"{r.file}: rejected: {r.reason('en')}"
+        counts = f"{len(r.errors)} error(s), {len(r.warnings)} warning(s)"
+        return f"{r.file}: {r.status} ({who}; {counts})" if who else f"{r.file}: {r.status} ({counts})"
+    if r.status == "rejected":
+        return f"{r.file}: 拒收：{r.reason('zh')}"
+    counts = f"{len(r.errors)} 个错误，{len(r.warnings)} 个提示"
+    return f"{r.file}: {STATUS_ZH[r.status]}（{who + '；' if who else ''}{counts}）"
+
+
+def render_text(results: Sequence[Result], lang: str = "zh") -> str:
+    lines: list[str] = []
+    for r in results:
+        lines.append(status_line(r, lang))
+        for i in r.issues:
+            where = i.cell or "-"
+            lines.append(f"  {SEVERITY[lang][i.severity]}  {where}  {i.message(lang)}")
+    counts = {s: sum(1 for r in results if r.status == s) for s in ("valid", "invalid", "rejected")}
+    if lang == "en":
+        lines.append(f"{len(results)} file(s): {counts['valid']} valid, {counts['invalid']} invalid, {counts['rejected']} rejected")
+    else:
+        lines.append(f"共 {len(results)} 个文件：通过 {counts['valid']}，有错误 {counts['invalid']}，拒收 {counts['rejected']}")
+    return "\n".join(lines) + "\n"
+
+
+CSV_HEADINGS = {"zh": ["文件", "单位代码", "单位名称", "状态", "级别", "位置", "规则", "指标", "说明"],
+                "en": ["file", "agency_code", "agency_name", "status", "severity", "cell", "rule", "code", "message"]}
+
+
+def render_csv(results: Sequence[Result], lang: str = "zh") -> str:
+    """One row per issue (and one per rejected file), UTF-8 with BOM so Excel reads Chinese."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\r\n")
+    w.writerow(CSV_HEADINGS[lang])
+    for r in results:
+        ident = r.identity
+        code, name = (ident.agency_code, ident.agency_name) if ident else ("", "")
+        status = r.status if lang == "en" else STATUS_ZH[r.status]
+        if r.status == "rejected":
+            w.writerow([neutralise(x) for x in (r.file, code, name, status, SEVERITY[lang]["error"], "", "", "", r.reason(lang))])
+        for i in r.issues:
+            w.writerow([neutralise(x or "") for x in (r.file, code, name, status, SEVERITY[lang][i.severity], i.cell, i.rule, i.code, i.message(lang))])
+    return "\ufeff" + buf.getvalue()

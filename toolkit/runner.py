@@ -1,0 +1,159 @@
+"""Checking many workbooks, each in isolation.
+
+A crash inside a native reader, a hang or an exhausted memory on one hostile file must cost only
+that file. Files are read in worker processes with a memory ceiling and a time limit per file;
+a worker that dies is replaced and the file it was reading is reported as rejected.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
+
+from .registry import Registry
+from .validate import Result, check_file
+
+MEMORY_LIMIT = 2 * 1024 ** 3      # bytes of address space per worker
+TIME_LIMIT = 60                   # seconds per file
+
+
+def _limit_worker() -> None:
+    try:
+        import resource
+        resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
+    except (ImportError, ValueError, OSError):
+        pass
+
+
+_registry: Registry | None = None
+
+
+def _init(schema_dirs: Sequence[str]) -> None:
+    global _registry
+    _limit_worker()
+    _registry = Registry(schema_dirs)
+
+
+def _check_in_worker(path: str) -> Result:
+    assert _registry is not None
+    return _safe_check(path, _registry)
+
+
+def _safe_check(path: str | Path, registry: Registry) -> Result:
+    try:
+        return check_file(path, registry)
+    except MemoryError:
+        r = Result(file=str(path))
+        r.reason_zh, r.reason_en = "读取时内存不足（文件可能是恶意构造的）", "out of memory while reading (a hostile file?)"
+        return r
+    except RecursionError:
+        r = Result(file=str(path))
+        r.reason_zh, r.reason_en = "文件结构嵌套过深，无法读取", "the file is nested too deeply to read"
+        return r
+    except Exception as e:  # the last guard: one bad file never stops a run
+        r = Result(file=str(path))
+        r.reason_zh = f"读取时发生意外错误：{type(e).__name__}: {str(e)[:200]}"
+        r.reason_en = f"unexpected error while reading: {type(e).__name__}: {str(e)[:200]}"
+        return r
+
+
+def check_many(files: Sequence[Path], registry: Registry, schema_dirs: Sequence[str] = (), jobs: int | None = None,
+               progress: Callable[[Result], None] | None = None) -> list[Result]:
+    """Check every file, in parallel and isolated; results in the order of ``files``."""
+    jobs = jobs or os.cpu_count() or 1
+    if len(files) <= 1 or jobs == 1 and len(files) < 4:
+        out = []
+        for f in files:
+            r = _isolated_one(f, schema_dirs) if len(files) == 1 else _safe_check(f, registry)
+            out.append(r)
+            if progress:
+                progress(r)
+        return out
+    return list(_pool_map(files, schema_dirs, jobs, progress))
+
+
+def _isolated_one(path: Path, schema_dirs: Sequence[str]) -> Result:
+    results = list(_pool_map([path], schema_dirs, 1, None))
+    return results[0]
+
+
+def _pool_map(files: Sequence[Path], schema_dirs: Sequence[str], jobs: int,
+              progress: Callable[[Result], None] | None) -> Iterable[Result]:
+    """Map check_file over files in a pool; a dead worker or a timeout costs only its file.
+
+    When a worker dies, every file in flight fails with it; those files are then read again one
+    at a time in a single-worker pool, so the one that really kills its reader is named exactly.
+    """
+    names = [str(f) for f in files]
+    results: dict[str, Result] = {}
+    suspects = _run_pool(names, schema_dirs, jobs, results, progress)
+    while suspects:
+        suspects = _run_pool(suspects, schema_dirs, 1, results, progress, blame_first=True)
+    return [results[n] for n in names]
+
+
+def _run_pool(names: list[str], schema_dirs: Sequence[str], jobs: int, results: dict[str, Result],
+              progress: Callable[[Result], None] | None, blame_first: bool = False) -> list[str]:
+    from concurrent.futures import TimeoutError as FutureTimeout
+    from concurrent.futures.process import BrokenProcessPool
+
+    pool = ProcessPoolExecutor(max_workers=jobs, initializer=_init, initargs=(tuple(schema_dirs),))
+    broken = False
+    try:
+        if blame_first:
+            # one file at a time: whatever happens to the worker happens because of this file
+            for i, name in enumerate(names):
+                fut = pool.submit(_check_in_worker, name)
+                try:
+                    r = fut.result(timeout=TIME_LIMIT)
+                except (FutureTimeout, BrokenProcessPool) as e:
+                    r = _failed(name, isinstance(e, FutureTimeout))
+                    broken = True
+                results[name] = r
+                if progress:
+                    progress(r)
+                if broken:
+                    return names[i + 1:]
+            return []
+        futures = [(n, pool.submit(_check_in_worker, n)) for n in names]
+        for name, fut in futures:
+            try:
+                r = fut.result(timeout=TIME_LIMIT)
+            except (FutureTimeout, BrokenProcessPool):
+                broken = True
+                break
+            results[name] = r
+            if progress:
+                progress(r)
+        if broken:
+            for name, fut in futures:
+                if name not in results and fut.done() and not fut.cancelled() and fut.exception() is None:
+                    results[name] = fut.result()
+                    if progress:
+                        progress(results[name])
+            return [n for n in names if n not in results]
+        return []
+    finally:
+        _shutdown(pool, broken)
+
+
+def _failed(name: str, timeout: bool) -> Result:
+    r = Result(file=name)
+    if timeout:
+        r.reason_zh, r.reason_en = f"读取超过 {TIME_LIMIT} 秒仍未完成，已放弃", f"reading took longer than {TIME_LIMIT} s; gave up"
+    else:
+        r.reason_zh, r.reason_en = "读取此文件时读取程序崩溃或内存耗尽（文件可能已损坏或是恶意构造的）", "the reader crashed or ran out of memory on this file (damaged or hostile?)"
+    return r
+
+
+def _shutdown(pool: ProcessPoolExecutor, kill: bool) -> None:
+    if kill:
+        for p in list(getattr(pool, "_processes", {}).values()):
+            try:
+                p.kill()
+            except Exception:
+                pass
+    pool.shutdown(wait=not kill, cancel_futures=True)

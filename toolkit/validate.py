@@ -1,0 +1,415 @@
+"""A returned workbook → recognised form, verified structure, typed values, and every problem.
+
+The order matters: a file is first recognised (identity → the exact form edition), then its
+structure is compared with the layout that form produces (a moved row would make every value
+wrong, so tampering means *rejected*, not *invalid*), and only then are values extracted and the
+rules run. Values are never guessed: text like “无” or “12件” is an error at its cell, never 0.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import math
+import os
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import rules as rx
+from .checks import evaluate_instance, with_computed
+from .identity import Identity
+from .issues import Issue
+from .layout import IDENTITY_SHEET, Layout, a1, layout_of
+from .package import Rejected
+from .reader import RawWorkbook, open_workbook, scan
+from .registry import Registry
+from .schema import Field, Form, ValueSpec
+
+ABSURD = 1e12
+MAX_DIFFERENCES = 5
+_ERROR_VALUE = re.compile(r"^#(DIV/0!|N/A|VALUE!|REF!|NAME\?|NUM!|NULL!|GETTING_DATA|SPILL!|CALC!|FIELD!|BLOCKED!|UNKNOWN!|CONNECT!|BUSY!|PYTHON!)$", re.I)
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+_THOUSANDS = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
+_EXTERNAL = re.compile(r"\[[^\]]*\]|\w+\|'?[^']*'?!|\bDDE\b|^'?[A-Za-z]:\\\\|https?://", re.I)
+
+
+@dataclass
+class Result:
+    """The outcome for one file — the unit every report and the merger work with."""
+    file: str
+    sha256: str = ""
+    size: int = 0
+    mtime: float = 0.0
+    status: str = "rejected"             # valid | invalid | rejected
+    reason_zh: str = ""                  # for rejected: one line
+    reason_en: str = ""
+    identity: Identity | None = None
+    values: dict[str, Any] = field(default_factory=dict)   # indicator and header codes → typed values
+    issues: list[Issue] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Issue]:
+        return [i for i in self.issues if i.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Issue]:
+        return [i for i in self.issues if i.severity == "warning"]
+
+    def reason(self, lang: str = "zh") -> str:
+        return self.reason_en if lang == "en" else self.reason_zh
+
+
+def _file_facts(path: Path, result: Result) -> None:
+    try:
+        st = path.stat()
+        result.size, result.mtime = st.st_size, st.st_mtime
+        if path.is_file() and st.st_size <= 200 * 1024 * 1024:
+            h = hashlib.sha256()
+            with open(path, "rb") as fh:
+                for chunk in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(chunk)
+            result.sha256 = h.hexdigest()
+    except OSError:
+        pass
+
+
+def check_file(path: str | Path, registry: Registry | None = None) -> Result:
+    """Read, recognise, verify and validate one workbook. Never raises for a bad file."""
+    p = Path(path)
+    result = Result(file=str(path))
+    _file_facts(p, result)
+    registry = registry or Registry()
+    try:
+        raw = open_workbook(p)
+        result.identity = raw.identity
+        form = registry.get(raw.identity.schema_id, raw.identity.schema_version)
+        if raw.identity.schema_hash != form.content_hash:
+            raise Rejected(f"模板与当前表单 {form.id} {form.version} 的定义不一致（内容校验值不同），请使用下发的最新模板",
+                           f"the template was made from a different edition of {form.id} {form.version} (schema hash differs)")
+        _validate(raw, form, result)
+    except Rejected as e:
+        result.status, result.reason_zh, result.reason_en = "rejected", e.zh, e.en
+        result.values = {}
+        return result
+    except MemoryError:
+        result.status, result.reason_zh, result.reason_en = "rejected", "文件过大，读取时内存不足", "out of memory while reading the file"
+        return result
+    result.status = "invalid" if result.errors else "valid"
+    return result
+
+
+def _validate(raw: RawWorkbook, form: Form, result: Result) -> None:
+    lay = layout_of(form)
+    _verify_sheets(raw, lay, result)
+    scan(raw, [s.name for s in lay.sheets])
+    _verify_texts(raw, lay)
+    _package_warnings(raw, lay, result)
+    numbers: dict[str, float | None] = {}
+    cached_computed: dict[str, Any] = {}
+    for sl in lay.sheets:
+        grid = raw.grid(sl.name)
+        facts = raw.facts.sheets.get(sl.name)
+        for code, (row, col) in sl.inputs.items():
+            ind = form.indicators[code]
+            cell = f"{sl.name}!{a1(row, col)}"
+            value = _cell(grid, row, col)
+            if ind.computed:
+                cached_computed[code] = (value, cell)
+                continue
+            value = _take_formula(value, facts, row, col, ind.label, code, cell, result)
+            typed = parse_value(value, ind.spec, ind.label, code, cell, result)
+            numbers[code] = typed
+            result.values[code] = _json_value(typed, ind.spec)
+        for f in form.header:
+            if f.code in sl.fields:
+                row, col, _ = sl.fields[f.code]
+                cell = f"{sl.name}!{a1(row, col)}"
+                value = _take_formula(_cell(grid, row, col), facts, row, col, f.label, f.code, cell, result)
+                typed = parse_value(value, f.spec, f.label, f.code, cell, result)
+                result.values[f.code] = _json_value(typed, f.spec)
+    values = with_computed(form, numbers)
+    for code, (cached, cell) in cached_computed.items():
+        ind = form.indicators[code]
+        want = values[code]
+        result.values[code] = _json_value(want, ind.spec)
+        if isinstance(cached, (int, float)) and not isinstance(cached, bool) and want is not None and abs(cached - want) > 1e-6:
+            result.issues.append(Issue("computed_mismatch", "error", {"label": ind.label, "raw": rx.format_number(cached), "value": rx.format_number(want)}, code=code, cell=cell))
+    for inst in form.instances:
+        res = evaluate_instance(form, inst, values)
+        if res.failed:
+            cells = [lay.cells[c].address for c in inst.reads if c in lay.cells]
+            left_codes = rx.codes(inst.tree.left, form.expand)
+            code = left_codes[0] if left_codes else None
+            result.issues.append(Issue("rule", inst.severity, {"message": res.message("zh"), "message_en": res.message("en"), "cells": cells},
+                                       code=code, cell=lay.cells[code].address if code in lay.cells else None, rule=inst.id))
+
+
+def _cell(grid: list[list[Any]], row: int, col: int) -> Any:
+    if row < len(grid) and col < len(grid[row]):
+        return grid[row][col]
+    return ""
+
+
+def _verify_sheets(raw: RawWorkbook, lay: Layout, result: Result) -> None:
+    expected = lay.sheet_names
+    names = raw.sheet_names
+    missing = [s for s in expected if s not in names]
+    if missing:
+        extra = [s for s in names if s not in expected and not s.startswith("_")]
+        hint = f"，多出「{extra[0]}」（可能被改名）" if extra else ""
+        hint_en = f"; found {extra[0]!r} instead (renamed?)" if extra else ""
+        raise Rejected(f"缺少工作表「{missing[0]}」{hint}", f"sheet {missing[0]!r} is missing{hint_en}")
+    added = [s for s in names if s not in expected and s not in (IDENTITY_SHEET, "_lists")]
+    if added:
+        raise Rejected(f"多出了工作表「{added[0]}」（模板的工作表不能增删）", f"an extra sheet {added[0]!r} was added")
+    order = [s for s in names if s in expected]
+    if order != expected:
+        result.issues.append(Issue("sheet_order", "warning"))
+    vis = raw.visibility.get(IDENTITY_SHEET)
+    if vis == "visible":
+        result.issues.append(Issue("identity_hidden", "warning"))
+
+
+def _norm(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return unicodedata.normalize("NFC", str(value)).strip()
+
+
+def _verify_texts(raw: RawWorkbook, lay: Layout) -> None:
+    period = raw.identity.period
+    for sl in lay.sheets:
+        grid = raw.grid(sl.name)
+        diffs: list[tuple[int, int, str, str]] = []
+        for t in sl.texts:
+            found = _norm(_cell(grid, t.row, t.col))
+            if found != t.text.strip():
+                diffs.append((t.row, t.col, t.text, found))
+        if diffs:
+            row, col, want, got = diffs[0]
+            shifted = _find_label(grid, want)
+            hint_zh = f"（该标签现在在第 {shifted + 1} 行，可能插入或删除了行）" if shifted is not None and shifted != row else ""
+            hint_en = f" (that label is now on row {shifted + 1}: rows inserted or deleted?)" if shifted is not None and shifted != row else ""
+            more = f"，另有 {len(diffs) - 1} 处不同" if len(diffs) > 1 else ""
+            more_en = f"; {len(diffs) - 1} more difference(s)" if len(diffs) > 1 else ""
+            raise Rejected(f"表格结构被改动：「{sl.name}」第 {row + 1} 行（{a1(row, col)}）应为“{want}”，实际为“{got}”{hint_zh}{more}",
+                           f"the form was altered: {sl.name}!{a1(row, col)} row {row + 1}: expected {want!r}, found {got!r}{hint_en}{more_en}")
+        merged = raw.merged.get(sl.name) or []
+        inputs = set(sl.inputs.values())
+        for (r0, c0), (r1, c1) in merged:
+            if (r1 - r0 + 1) * (c1 - c0 + 1) > 1:
+                covered = [(r, c) for (r, c) in inputs if r0 <= r <= r1 and c0 <= c <= c1]
+                if covered:
+                    r, c = covered[0]
+                    raise Rejected(f"「{sl.name}」{a1(r0, c0)}:{a1(r1, c1)} 被合并，覆盖了填报格子 {a1(r, c)}",
+                                   f"{sl.name}!{a1(r0, c0)}:{a1(r1, c1)} was merged over the input cell {a1(r, c)}")
+        if period:
+            found = _norm(_cell(grid, sl.period_row, 0))
+            if found and period not in found:
+                raise Rejected(f"「{sl.name}」的报告期被改动（应为 {period}，实际为“{found}”）",
+                               f"the reporting period on {sl.name} was altered (expected {period}, found {found!r})")
+
+
+def _find_label(grid: list[list[Any]], text: str) -> int | None:
+    for r, row in enumerate(grid[:2000]):
+        if row and _norm(row[0]) == text.strip():
+            return r
+    return None
+
+
+def _package_warnings(raw: RawWorkbook, lay: Layout, result: Result) -> None:
+    facts = raw.facts
+    if facts.kind in ("xlsx", "xlsm"):
+        for sl in lay.sheets:
+            sf = facts.sheets.get(sl.name)
+            if sf is not None and not sf.protected:
+                result.issues.append(Issue("protection_removed", "warning", {"sheet": sl.name}, cell=f"{sl.name}!A1"))
+        if facts.structure_locked is False:
+            result.issues.append(Issue("structure_unlocked", "warning"))
+    if facts.macros:
+        result.issues.append(Issue("macros", "warning"))
+    if facts.external_links:
+        result.issues.append(Issue("external_links", "warning"))
+
+
+def _take_formula(value: Any, facts: Any, row: int, col: int, label: str, code: str, cell: str, result: Result) -> Any:
+    """Input cells should hold values; a typed formula gives its cached value, with a warning."""
+    if facts is None:
+        return value
+    err = facts.errors.get((row, col))
+    formula = facts.formulas.get((row, col))
+    if formula is not None:
+        shown = ("=" + formula)[:80]
+        if _EXTERNAL.search(formula):
+            result.issues.append(Issue("formula_external", "error", {"label": label, "formula": shown}, code=code, cell=cell))
+            return _Skip
+        if err is None and (value == "" or value is None):
+            result.issues.append(Issue("formula_no_value", "error", {"label": label, "formula": shown}, code=code, cell=cell))
+            return _Skip
+        if err is None:
+            result.issues.append(Issue("formula_cached", "warning", {"label": label, "formula": shown, "value": _show(value)}, code=code, cell=cell))
+    if err is not None:
+        return _ErrorValue(err)
+    return value
+
+
+class _SkipType:
+    pass
+
+
+_Skip = _SkipType()
+
+
+@dataclass(frozen=True)
+class _ErrorValue:
+    text: str
+
+
+def _show(v: Any) -> str:
+    if isinstance(v, float):
+        return rx.format_number(v)
+    return str(v)
+
+
+def parse_value(value: Any, spec: ValueSpec, label: str, code: str, cell: str, result: Result) -> Any:
+    """The typed value of one cell, appending any problem to ``result``; None for blank or unusable."""
+    def problem(kind: str, severity: str = "error", **params: Any) -> None:
+        result.issues.append(Issue(kind, severity, {"label": label, **params}, code=code, cell=cell))
+
+    if value is _Skip:
+        return None
+    if isinstance(value, _ErrorValue):
+        problem("error_value", raw=value.text)
+        return None
+    if isinstance(value, str) and _ERROR_VALUE.match(value.strip()):
+        problem("error_value", raw=value.strip())
+        return None
+    if value is None or (isinstance(value, str) and not value.strip(" \t\r\n\u3000\u00a0")):
+        if spec.required:
+            problem("required")
+        return None
+    if spec.type in ("integer", "decimal"):
+        return _parse_number(value, spec, problem)
+    if spec.type == "date":
+        return _parse_date(value, problem)
+    text = _show(value) if not isinstance(value, (dt.date, dt.datetime)) else value.isoformat()[:10]
+    text = text.strip()
+    if spec.type == "choice" and text not in spec.choices:
+        problem("bad_choice", raw=text)
+        return None
+    if spec.max_length and len(text) > spec.max_length:
+        problem("too_long", length=len(text), max_length=spec.max_length)
+    return text
+
+
+def _parse_number(value: Any, spec: ValueSpec, problem: Any) -> float | None:
+    if isinstance(value, bool):
+        problem("bool_in_number", raw="TRUE" if value else "FALSE")
+        return None
+    if isinstance(value, (dt.datetime, dt.date, dt.time, dt.timedelta)):
+        problem("date_in_number", raw=str(value)[:19])
+        return None
+    if isinstance(value, str):
+        raw = value
+        hows: list[tuple[str, str]] = []
+        s = raw.strip(" \t\r\n\u3000\u00a0")
+        if s != raw:
+            hows.append(("去掉首尾空格", "surrounding spaces removed"))
+        n = unicodedata.normalize("NFKC", s).replace("\u2212", "-")
+        if n != s:
+            hows.append(("全角字符转为半角", "full-width characters converted"))
+        if _THOUSANDS.fullmatch(n):
+            n = n.replace(",", "")
+            hows.append(("去掉千分位逗号", "thousands separators removed"))
+        if not _NUMBER.fullmatch(n):
+            problem("not_a_number", raw=raw.strip()[:40])
+            return None
+        number = float(n)
+        hows.append(("文本型数字转为数值", "number stored as text"))
+        how = "、".join(h for h, _ in hows)
+        how_en = ", ".join(e for _, e in hows)
+        if math.isfinite(number):
+            problem("normalised", "warning", raw=raw[:40], value=rx.format_number(number), how=how, how_en=how_en)
+    elif isinstance(value, (int, float)):
+        number = float(value)
+    else:
+        problem("not_a_number", raw=str(value)[:40])
+        return None
+    if not math.isfinite(number):
+        problem("not_finite", raw=str(value)[:40])
+        return None
+    shown = rx.format_number(number)
+    if abs(number) >= ABSURD:
+        problem("absurd", raw=shown)
+        return None
+    if spec.type == "integer" and not float(number).is_integer():
+        problem("not_integer", raw=shown)
+        return None
+    if spec.type == "decimal" and round(number, spec.places) != number and abs(round(number, spec.places) - number) > 1e-9:
+        problem("too_many_places", raw=shown, places=spec.places)
+    lower = spec.lower
+    if lower is not None and number < lower:
+        problem("below_min", raw=shown, min=rx.format_number(lower))
+        return None
+    if spec.max is not None and number > spec.max:
+        problem("above_max", raw=shown, max=rx.format_number(spec.max))
+        return None
+    return number
+
+
+_DATE_TEXT = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?")
+
+
+def _parse_date(value: Any, problem: Any) -> dt.date | None:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and 1 < value < 2958466:
+        return (dt.datetime(1899, 12, 30) + dt.timedelta(days=float(value))).date()
+    text = unicodedata.normalize("NFKC", str(value)).strip()
+    m = _DATE_TEXT.fullmatch(text)
+    if m:
+        try:
+            d = dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+        except ValueError:
+            d = None
+        if d is not None:
+            problem("normalised", "warning", raw=str(value)[:40], value=d.isoformat(), how="文本型日期", how_en="date stored as text")
+            return d
+    problem("bad_date", raw=str(value)[:40])
+    return None
+
+
+def _json_value(v: Any, spec: ValueSpec) -> Any:
+    if v is None:
+        return None
+    if isinstance(v, float) and spec.type == "integer":
+        return int(v)
+    if isinstance(v, (dt.date, dt.datetime)):
+        return v.isoformat()[:10]
+    return v
+
+
+def iter_workbooks(paths: list[str]) -> list[Path]:
+    """Files named directly, and every workbook under the folders named (sorted, recursive)."""
+    out: list[Path] = []
+    exts = (".xlsx", ".xlsm", ".xls", ".ods")
+    for name in paths:
+        p = Path(name)
+        if p.is_dir() and not p.suffix.lower() in exts:
+            for root, dirs, files in os.walk(p):
+                # a folder wearing a workbook's name is reported (rejected), not searched
+                out.extend(Path(root) / d for d in sorted(dirs) if d.lower().endswith(exts))
+                dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not d.lower().endswith(exts))
+                for f in sorted(files):
+                    if f.lower().endswith(exts) and not f.startswith(("~$", ".~lock")):
+                        out.append(Path(root) / f)
+        else:
+            out.append(p)
+    return out
