@@ -1,0 +1,252 @@
+"""Drive a running LibreOffice through UNO: one job of operations, JSON in on stdin, JSON out on stdout.
+
+Runs under the system Python (``/usr/bin/python3``), the only interpreter that can ``import uno``;
+it needs nothing from the toolkit. ``tests/libreoffice.py`` starts soffice and calls this script.
+
+Job::
+
+    {"port": 2002, "connect_timeout": 30,
+     "ops": [{"op": "open", "path": "/tmp/a.xlsx"},
+             {"op": "set", "sheet": "审核", "cell": "B9", "value": 5},
+             {"op": "calc"},
+             {"op": "read", "sheet": "审核", "cells": ["D5", "D6"]},
+             {"op": "save", "path": "/tmp/b.xlsx", "format": "xlsx"},
+             {"op": "close"}]}
+
+Reply: ``{"ok": true, "results": [...]}`` with one result per operation, or ``{"ok": false,
+"error": "...", "at": index, "results": [...done so far]}``.
+
+Operations
+    open      path                          load a workbook (hidden); becomes the current document
+    set       sheet, cell, value            number → setValue, text → setString, null → clear
+    input     sheet, cell, text             setFormula(text): what typing the text would store
+    type      sheet, cell, text             type the text through the dispatcher, as a person would
+                                            (honours sheet protection; see the note below)
+    calc                                    calculateAll()
+    read      sheet, cells | range          each cell's string, value, formula and kind
+    protection sheet, cells                 sheet.isProtected() and each cell's CellProtection
+    info                                    sheets (name, visible, protected), document protection,
+                                            user-defined document properties
+    pages                                   printed page count of every visible sheet
+    save      path, format                  xlsx | xls | ods (storeToURL; the document stays open)
+    pdf       path[, sheet]                 PDF of the workbook, or of one sheet only
+    close                                   close the current document without saving
+
+Note on ``type``: when a locked cell of a protected sheet is typed into, LibreOffice refuses and
+tries to show a message box. In headless mode the first such box is dropped silently, but a
+second one in the same soffice process aborts soffice (LibreOffice 7.4). Type into a locked cell
+at most once per soffice process.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+import traceback
+
+import uno  # type: ignore[import-not-found]
+from com.sun.star.beans import PropertyValue  # type: ignore[import-not-found]
+from com.sun.star.connection import NoConnectException  # type: ignore[import-not-found]
+
+FILTERS = {
+    "xlsx": "Calc MS Excel 2007 XML",
+    "xls": "MS Excel 97",
+    "ods": "calc8",
+    "pdf": "calc_pdf_Export",
+}
+
+
+def prop(name, value):
+    p = PropertyValue()
+    p.Name = name
+    p.Value = value
+    return p
+
+
+def connect(port: int, timeout: float):
+    local = uno.getComponentContext()
+    resolver = local.ServiceManager.createInstanceWithContext("com.sun.star.bridge.UnoUrlResolver", local)
+    url = f"uno:socket,host=127.0.0.1,port={port};urp;StarOffice.ComponentContext"
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return resolver.resolve(url)
+        except NoConnectException:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+class Worker:
+    def __init__(self, ctx):
+        self.ctx = ctx
+        self.smgr = ctx.ServiceManager
+        self.desktop = self.smgr.createInstanceWithContext("com.sun.star.frame.Desktop", ctx)
+        self.doc = None
+
+    # -- helpers
+    def sheet(self, name):
+        sheets = self.doc.Sheets
+        if not sheets.hasByName(name):
+            raise KeyError(f"no sheet {name!r}; sheets: {list(sheets.ElementNames)}")
+        return sheets.getByName(name)
+
+    def cell(self, op):
+        return self.sheet(op["sheet"]).getCellRangeByName(op["cell"])
+
+    @staticmethod
+    def describe(cell) -> dict:
+        t = cell.getType().value  # com.sun.star.table.CellContentType: EMPTY | VALUE | TEXT | FORMULA
+        out = {"string": cell.getString(), "value": cell.getValue(), "formula": cell.getFormula(), "kind": t.lower()}
+        if t == "FORMULA":
+            out["error"] = cell.getError()
+        return out
+
+    # -- operations
+    def op_open(self, op):
+        if self.doc is not None:
+            self.doc.close(True)
+        url = uno.systemPathToFileUrl(op["path"])
+        self.doc = self.desktop.loadComponentFromURL(url, "_blank", 0, (prop("Hidden", True),))
+        if self.doc is None:
+            raise RuntimeError(f"LibreOffice could not open {op['path']}")
+        return {"sheets": list(self.doc.Sheets.ElementNames)}
+
+    def op_set(self, op):
+        c = self.cell(op)
+        v = op.get("value")
+        if v is None:
+            c.setString("")
+        elif isinstance(v, bool):
+            raise TypeError("set: booleans are not supported")
+        elif isinstance(v, (int, float)):
+            c.setValue(float(v))
+        else:
+            c.setString(str(v))
+        return self.describe(c)
+
+    def op_input(self, op):
+        c = self.cell(op)
+        c.setFormula(op["text"])
+        return self.describe(c)
+
+    def op_type(self, op):
+        ctrl = self.doc.CurrentController
+        ctrl.setActiveSheet(self.sheet(op["sheet"]))
+        helper = self.smgr.createInstanceWithContext("com.sun.star.frame.DispatchHelper", self.ctx)
+        frame = ctrl.Frame
+        helper.executeDispatch(frame, ".uno:GoToCell", "", 0, (prop("ToPoint", op["cell"]),))
+        helper.executeDispatch(frame, ".uno:EnterString", "", 0, (prop("StringName", op["text"]),))
+        return self.describe(self.cell(op))
+
+    def op_calc(self, op):
+        self.doc.calculateAll()
+        return None
+
+    def op_read(self, op):
+        sh = self.sheet(op["sheet"])
+        out = {}
+        if "range" in op:
+            rng = sh.getCellRangeByName(op["range"])
+            addr = rng.getRangeAddress()
+            for r in range(addr.EndRow - addr.StartRow + 1):
+                for c in range(addr.EndColumn - addr.StartColumn + 1):
+                    cell = rng.getCellByPosition(c, r)
+                    out[cell.AbsoluteName.split(".")[-1].replace("$", "")] = self.describe(cell)
+        for a in op.get("cells", ()):
+            out[a] = self.describe(sh.getCellRangeByName(a))
+        return out
+
+    def op_protection(self, op):
+        sh = self.sheet(op["sheet"])
+        cells = {}
+        for a in op.get("cells", ()):
+            cp = sh.getCellRangeByName(a).getPropertyValue("CellProtection")
+            cells[a] = {"locked": bool(cp.IsLocked), "formula_hidden": bool(cp.IsFormulaHidden)}
+        return {"sheet_protected": bool(sh.isProtected()), "cells": cells}
+
+    def op_info(self, op):
+        sheets = []
+        for i in range(self.doc.Sheets.Count):
+            sh = self.doc.Sheets.getByIndex(i)
+            sheets.append({"name": sh.Name, "visible": bool(sh.IsVisible), "protected": bool(sh.isProtected())})
+        udp = self.doc.DocumentProperties.UserDefinedProperties
+        props = {}
+        for p in udp.getPropertySetInfo().getProperties():
+            v = udp.getPropertyValue(p.Name)
+            props[p.Name] = v if isinstance(v, (str, int, float, bool)) or v is None else str(v)
+        return {"sheets": sheets, "structure_protected": bool(self.doc.isProtected()), "properties": props}
+
+    def _page_counts(self):
+        out = {}
+        for i in range(self.doc.Sheets.Count):
+            sh = self.doc.Sheets.getByIndex(i)
+            out[sh.Name] = int(self.doc.getRendererCount(sh, ())) if sh.IsVisible else 0
+        return out
+
+    def op_pages(self, op):
+        return self._page_counts()
+
+    def op_save(self, op):
+        fmt = op["format"]
+        if fmt not in FILTERS or fmt == "pdf":
+            raise ValueError(f"save: unknown format {fmt!r}")
+        self.doc.storeToURL(uno.systemPathToFileUrl(op["path"]), (prop("FilterName", FILTERS[fmt]), prop("Overwrite", True)))
+        return {"path": op["path"]}
+
+    def op_pdf(self, op):
+        counts = self._page_counts()
+        filter_data = []
+        pages = None
+        if op.get("sheet"):
+            names = list(counts)
+            idx = names.index(op["sheet"])
+            first = sum(counts[n] for n in names[:idx]) + 1
+            last = first + counts[op["sheet"]] - 1
+            pages = (first, last)
+            filter_data.append(prop("PageRange", f"{first}-{last}"))
+        args = [prop("FilterName", FILTERS["pdf"]), prop("Overwrite", True)]
+        if filter_data:
+            args.append(prop("FilterData", uno.Any("[]com.sun.star.beans.PropertyValue", tuple(filter_data))))
+        uno.invoke(self.doc, "storeToURL", (uno.systemPathToFileUrl(op["path"]), tuple(args)))
+        return {"path": op["path"], "pages": counts, "range": pages}
+
+    def op_close(self, op):
+        if self.doc is not None:
+            self.doc.close(True)
+            self.doc = None
+        return None
+
+
+def main() -> int:
+    job = json.load(sys.stdin)
+    results: list = []
+    reply: dict
+    try:
+        ctx = connect(int(job["port"]), float(job.get("connect_timeout", 30)))
+        worker = Worker(ctx)
+    except Exception as e:  # noqa: BLE001 - reported to the caller
+        json.dump({"ok": False, "error": f"cannot connect to LibreOffice: {e!r}", "at": -1, "results": []}, sys.stdout)
+        return 1
+    at = -1
+    try:
+        for at, op in enumerate(job["ops"]):
+            fn = getattr(worker, "op_" + op["op"], None)
+            if fn is None:
+                raise ValueError(f"unknown operation {op['op']!r}")
+            results.append(fn(op))
+        reply = {"ok": True, "results": results}
+    except Exception as e:  # noqa: BLE001
+        reply = {"ok": False, "error": f"{type(e).__name__}: {e}", "at": at, "results": results,
+                 "traceback": traceback.format_exc()}
+        try:
+            worker.op_close({})
+        except Exception:  # noqa: BLE001 - soffice may be gone
+            pass
+    json.dump(reply, sys.stdout, ensure_ascii=False)
+    return 0 if reply["ok"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
