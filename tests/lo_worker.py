@@ -31,6 +31,7 @@ Operations
     save      path, format                  xlsx | xls | ods (storeToURL; the document stays open)
     pdf       path[, sheet]                 PDF of the workbook, or of one sheet only
     close                                   close the current document without saving
+    ping                                    open and close an empty spreadsheet (readiness)
 
 Note on ``type``: when a locked cell of a protected sheet is typed into, LibreOffice refuses and
 tries to show a message box. In headless mode the first such box is dropped silently, but a
@@ -212,6 +213,14 @@ class Worker:
         uno.invoke(self.doc, "storeToURL", (uno.systemPathToFileUrl(op["path"]), tuple(args)))
         return {"path": op["path"], "pages": counts, "range": pages}
 
+    def op_ping(self, op):
+        """Open and close an empty spreadsheet: proves soffice is ready (it restarts once on a new profile)."""
+        doc = self.desktop.loadComponentFromURL("private:factory/scalc", "_blank", 0, (prop("Hidden", True),))
+        if doc is None:
+            raise RuntimeError("LibreOffice could not create a spreadsheet")
+        doc.close(True)
+        return None
+
     def op_close(self, op):
         if self.doc is not None:
             self.doc.close(True)
@@ -220,14 +229,15 @@ class Worker:
 
 
 def main() -> int:
-    job = json.load(sys.stdin)
+    job = json.loads(sys.stdin.buffer.read().decode("utf-8"))
     results: list = []
     reply: dict
     try:
         ctx = connect(int(job["port"]), float(job.get("connect_timeout", 30)))
         worker = Worker(ctx)
     except Exception as e:  # noqa: BLE001 - reported to the caller
-        json.dump({"ok": False, "error": f"cannot connect to LibreOffice: {e!r}", "at": -1, "results": []}, sys.stdout)
+        reply = {"ok": False, "error": f"cannot connect to LibreOffice: {e!r}", "at": -1, "results": []}
+        sys.stdout.buffer.write(json.dumps(reply).encode("utf-8"))
         return 1
     at = -1
     try:
@@ -244,7 +254,7 @@ def main() -> int:
             worker.op_close({})
         except Exception:  # noqa: BLE001 - soffice may be gone
             pass
-    json.dump(reply, sys.stdout, ensure_ascii=False)
+    sys.stdout.buffer.write(json.dumps(reply, ensure_ascii=False).encode("utf-8"))
     return 0 if reply["ok"] else 1
 
 

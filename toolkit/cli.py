@@ -134,3 +134,63 @@ def check_cmd(paths: tuple[str, ...], fmt: str, lang: str, schema_dirs: tuple[st
     else:
         click.echo(text, nl=False)
     sys.exit(0 if all(r.status == "valid" for r in results) else 1)
+
+
+@main.command("merge")
+@click.argument("paths", nargs=-1, required=True)
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The summary workbook to write (.xlsx).")
+@click.option("--roster", type=click.Path(dir_okay=False), help="Expected agencies (CSV or XLSX): lists who is missing and who is unknown.")
+@click.option("--json", "json_out", type=click.Path(dir_okay=False), help="Also write totals and detail as JSON.")
+@click.option("--csv", "csv_out", type=click.Path(dir_okay=False), help="Also write the detail as CSV (UTF-8 with BOM).")
+@click.option("--include-invalid", is_flag=True, help="Count workbooks with errors in the totals (they are marked).")
+@click.option("--schema-dir", "schema_dirs", multiple=True, type=click.Path(file_okay=False, exists=True), help="Extra folder of form schemas.")
+@click.option("--jobs", type=click.IntRange(1, 64), default=None, help="Worker processes (default: the machine's cores).")
+def merge_cmd(paths: tuple[str, ...], output: str, roster: str | None, json_out: str | None, csv_out: str | None,
+              include_invalid: bool, schema_dirs: tuple[str, ...], jobs: int | None) -> None:
+    """Merge returned workbooks under PATHS into one summary workbook (汇总).
+
+    Every workbook is checked; invalid and rejected ones are left out of the totals and listed.
+    """
+    from .export import write_csv, write_json
+    from .merge import MergeError, consolidate, choose_form, read_all
+    from .registry import Registry
+    from .roster import RosterError, read_roster
+    from .summary import write_summary
+    from .validate import iter_workbooks
+
+    agencies = None
+    if roster:
+        try:
+            agencies = read_roster(roster)
+        except RosterError as e:
+            for p in e.problems:
+                click.echo(f"error: {roster}: {p}", err=True)
+            sys.exit(1)
+    registry = Registry(schema_dirs)
+    files = iter_workbooks(list(paths))
+    if not files:
+        raise click.UsageError("no workbooks (.xlsx .xlsm .xls .ods) found under the given paths")
+    err = click.get_text_stream("stderr")
+    if err.isatty():
+        with click.progressbar(length=len(files), label="reading", file=err) as bar:
+            results = read_all(list(paths), registry, schema_dirs, jobs, progress=lambda r: bar.update(1))
+    else:
+        results = read_all(list(paths), registry, schema_dirs, jobs)
+    try:
+        form = choose_form(results, registry)
+    except MergeError as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(1)
+    c = consolidate(results, form, agencies, include_invalid)
+    write_summary(c, output)
+    if json_out:
+        write_json(c, json_out)
+    if csv_out:
+        write_csv(c, csv_out)
+    counts = c.counts()
+    parts = [f"{n} {label}" for key, label in (("valid", "valid"), ("warnings", "valid with warnings"), ("invalid", "invalid"),
+                                                 ("rejected", "rejected"), ("duplicate", "duplicate"), ("unknown", "not on the roster"),
+                                                 ("missing", "missing")) if (n := counts[key])]
+    click.echo(f"{output}: {len(c.used)} of {len(c.submissions)} workbook(s) in the totals ({', '.join(parts)})")
+    if c.failed_rules:
+        click.echo(f"warning: the totals break {len(c.failed_rules)} rule(s); see the summary sheets", err=True)

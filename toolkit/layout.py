@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Iterable
+from typing import Iterable, Mapping
 
 from . import rules as rx
 from .schema import Column, Form, RuleInstance, Table
@@ -129,19 +129,24 @@ class Layout:
         """Every visible sheet the template has, in order (hidden ones not included)."""
         return [s.name for s in self.sheets] + [CHECKS_SHEET, INSTRUCTIONS_SHEET]
 
-    def ref(self, code: str, from_sheet: str | None = None) -> str:
-        return self.cells[code].ref(from_sheet)
+    def ref(self, code: str, from_sheet: str | None = None, rename: Mapping[str, str] | None = None) -> str:
+        """A formula reference to an indicator's cell; ``rename`` maps layout sheets to other sheet names."""
+        c = self.cells[code]
+        if rename:
+            c = Cell(rename.get(c.sheet, c.sheet), c.row, c.col)
+        return c.ref(from_sheet)
 
-    def range_ref(self, start: str, end: str, from_sheet: str | None = None) -> str:
+    def range_ref(self, start: str, end: str, from_sheet: str | None = None, rename: Mapping[str, str] | None = None) -> str:
         a, b = self.cells[start], self.cells[end]
         r0, r1 = sorted((a.row, b.row))
         c0, c1 = sorted((a.col, b.col))
         rng = f"{a1(r0, c0, True)}:{a1(r1, c1, True)}"
-        return rng if from_sheet == a.sheet else f"{quote_sheet(a.sheet)}!{rng}"
+        sheet = rename.get(a.sheet, a.sheet) if rename else a.sheet
+        return rng if from_sheet == sheet else f"{quote_sheet(sheet)}!{rng}"
 
-    def formula(self, node: rx.Node, from_sheet: str | None = None) -> str:
+    def formula(self, node: rx.Node, from_sheet: str | None = None, rename: Mapping[str, str] | None = None) -> str:
         """An arithmetic tree as an Excel formula body, with this layout's cell references."""
-        return rx.to_excel(node, lambda c: self.ref(c, from_sheet), lambda a, b: self.range_ref(a, b, from_sheet))
+        return rx.to_excel(node, lambda c: self.ref(c, from_sheet, rename), lambda a, b: self.range_ref(a, b, from_sheet, rename))
 
     def check_pass_ref(self, inst: RuleInstance, from_sheet: str | None) -> str:
         return Cell(CHECKS_SHEET, self.check_rows[inst.id], 4).ref(from_sheet)

@@ -269,9 +269,6 @@ class Form:
                 v = rx.evaluate(tree, merged, self.expand)
             except rx.NotApplicable:
                 v = 0.0
-            places = self.indicators[code].spec
-            if places.type == "integer":
-                v = float(round(v))
             merged[code] = v
             out[code] = v
         return out

@@ -17,7 +17,7 @@ import uuid
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import xlsxwriter
 from xlsxwriter.worksheet import Worksheet
@@ -31,14 +31,9 @@ from .layout import (CHECK_HEADING, CHECKS_COLUMNS, CHECKS_FIRST_ROW, CHECKS_SHE
                      INSTRUCTIONS_SHEET, LISTS_SHEET, NOT_APPLICABLE_MARK, PASS_MARK, Layout,
                      SheetLayout, layout_of, message_template)
 from .roster import Agency
-from .schema import Field, Form, Indicator, ValueSpec
+from .styles import Formats
+from .schema import Field, Form, Indicator, RuleInstance, ValueSpec
 
-FONT = "宋体"
-INPUT_FILL = "#FFF8DC"
-COMPUTED_FILL = "#EDEDED"
-HEADING_FILL = "#DCE6F1"
-ERROR_FILL = "#FFC7CE"
-WARNING_FILL = "#FFEB9C"
 INLINE_LIST_LIMIT = 255
 SEVERITY_ZH = {"error": "错误", "warning": "提示"}
 
@@ -82,10 +77,46 @@ def generate_password(length: int = 10) -> str:
 
 @dataclass
 class _SheetPlan:
-    formulas: dict[tuple[int, int], tuple[str, float | str]] = field(default_factory=dict)   # computed cells
-    checks: dict[tuple[int, int], tuple[str, str]] = field(default_factory=dict)             # check column
+    formulas: dict[tuple[int, int], tuple[str, str]] = field(default_factory=dict)            # computed cell → (formula, code)
+    checks: dict[tuple[int, int], tuple[str, list[RuleInstance]]] = field(default_factory=dict)  # check column
     highlights: dict[tuple[int, int], tuple[str | None, str | None]] = field(default_factory=dict)  # cell → (error cf, warning cf)
     status: str = ""
+
+
+@dataclass
+class Cached:
+    """The results every formula of a template shows for one set of values.
+
+    Written as the formulas' cached results, so a program that reads without recalculating
+    (python-calamine, a preview pane) sees what Excel would show, not stale zeros.
+    """
+    computed: dict[str, float]
+    results: dict[str, RuleResult]
+
+    @classmethod
+    def of(cls, form: Form, values: Mapping[str, Any]) -> "Cached":
+        numbers = {c: float(v) for c, v in values.items()
+                   if c in form.indicators and isinstance(v, (int, float)) and not isinstance(v, bool)}
+        computed = form.compute(numbers)
+        results = {r.instance.id: r for r in run_rules(form, {**numbers, **computed}, recompute=False)}
+        return cls(computed=computed, results=results)
+
+    def result_text(self, inst: RuleInstance) -> str:
+        r = self.results[inst.id]
+        return PASS_MARK if r.status == "pass" else NOT_APPLICABLE_MARK if r.status == "n/a" else r.message()
+
+    def check_text(self, insts: list[RuleInstance]) -> str:
+        fails = [self.results[i.id] for i in insts if self.results[i.id].failed]
+        return PASS_MARK if not fails else "".join(f"{r.message()}；" for r in fails)
+
+    @property
+    def status(self) -> str:
+        errors = sum(1 for r in self.results.values() if r.failed and r.instance.severity == "error")
+        warnings = sum(1 for r in self.results.values() if r.failed and r.instance.severity == "warning")
+        if errors == 0:
+            return f"审核结果：{PASS_MARK} 全部通过" if warnings == 0 else f"审核结果：{PASS_MARK} 无错误，{warnings} 项提示请核实"
+        extra = f"、{warnings} 项提示" if warnings else ""
+        return f"审核结果：✗ {errors} 项错误{extra}，见右侧「{CHECK_HEADING}」列和「{CHECKS_SHEET}」表"
 
 
 class TemplatePlan:
@@ -94,34 +125,21 @@ class TemplatePlan:
     def __init__(self, form: Form):
         self.form = form
         self.layout: Layout = layout_of(form)
-        self.results: list[RuleResult] = run_rules(form, {})
-        self.blank_values = form.compute({})
+        self.blank = Cached.of(form, {})
+        self.check_rows = [(self.layout.check_rows[inst.id], inst, "=" + self.layout.rule_formulas(inst, "zh", CHECKS_SHEET))
+                           for inst in form.instances]
         self.sheets = [self._plan_sheet(s) for s in self.layout.sheets]
 
-    @cached_property
-    def check_rows(self) -> list[tuple[int, RuleResult, str, str]]:
-        """(row, result, result formula, cached text) for every rule instance on the checks sheet."""
-        out = []
-        for res in self.results:
-            inst = res.instance
-            row = self.layout.check_rows[inst.id]
-            formula = "=" + self.layout.rule_formulas(inst, "zh", CHECKS_SHEET)
-            cached = PASS_MARK if res.status == "pass" else NOT_APPLICABLE_MARK if res.status == "n/a" else res.message()
-            out.append((row, res, formula, cached))
-        return out
-
-    def _pass_ref(self, inst, sheet: str) -> str:
+    def _pass_ref(self, inst: RuleInstance, sheet: str) -> str:
         return self.layout.check_pass_ref(inst, sheet)
 
     def _plan_sheet(self, sl: SheetLayout) -> _SheetPlan:
         plan = _SheetPlan()
         form, lay = self.form, self.layout
-        by_id = {r.instance.id: r for r in self.results}
         for code, (row, col) in sl.inputs.items():
             ind = form.indicators[code]
             if ind.computed:
-                tree = form.computed[code]
-                plan.formulas[(row, col)] = ("=" + lay.formula(tree, sl.name), self.blank_values.get(code, 0.0))
+                plan.formulas[(row, col)] = ("=" + lay.formula(form.computed[code], sl.name), code)
             insts = lay.instances_by_input.get(code, [])
             errs = [i for i in insts if i.severity == "error"]
             warns = [i for i in insts if i.severity == "warning"]
@@ -133,11 +151,8 @@ class TemplatePlan:
             passes = [self._pass_ref(i, sl.name) for i in insts]
             results = [lay.check_result_ref(i, sl.name) for i in insts]
             failing = "&".join(f'IF({p},"",{r}&"；")' for p, r in zip(passes, results))
-            formula = f'=IF(AND({",".join(passes)}),"{PASS_MARK}",{failing})'
-            fails = [by_id[i.id] for i in insts if by_id[i.id].failed]
-            cached = PASS_MARK if not fails else "".join(f"{r.message()}；" for r in fails)
-            plan.checks[(row, col)] = (formula, cached)
-        first, last = CHECKS_FIRST_ROW + 1, CHECKS_FIRST_ROW + max(len(self.results), 1)
+            plan.checks[(row, col)] = (f'=IF(AND({",".join(passes)}),"{PASS_MARK}",{failing})', insts)
+        first, last = CHECKS_FIRST_ROW + 1, CHECKS_FIRST_ROW + max(len(form.instances), 1)
         sev = f"'{CHECKS_SHEET}'!$C${first}:$C${last}"
         ok = f"'{CHECKS_SHEET}'!$E${first}:$E${last}"
         errors = f'COUNTIFS({sev},"{SEVERITY_ZH["error"]}",{ok},FALSE)'
@@ -145,15 +160,6 @@ class TemplatePlan:
         plan.status = (f'="审核结果："&IF({errors}=0,IF({warnings}=0,"{PASS_MARK} 全部通过","{PASS_MARK} 无错误，"&{warnings}&" 项提示请核实"),'
                        f'"✗ "&{errors}&" 项错误"&IF({warnings}>0,"、"&{warnings}&" 项提示","")&"，见右侧「{CHECK_HEADING}」列和「{CHECKS_SHEET}」表")')
         return plan
-
-    @cached_property
-    def status_cached(self) -> str:
-        errors = sum(1 for r in self.results if r.failed and r.instance.severity == "error")
-        warnings = sum(1 for r in self.results if r.failed and r.instance.severity == "warning")
-        if errors == 0:
-            return f"审核结果：{PASS_MARK} 全部通过" if warnings == 0 else f"审核结果：{PASS_MARK} 无错误，{warnings} 项提示请核实"
-        extra = f"、{warnings} 项提示" if warnings else ""
-        return f"审核结果：✗ {errors} 项错误{extra}，见右侧「{CHECK_HEADING}」列和「{CHECKS_SHEET}」表"
 
 
 _plans: dict[str, TemplatePlan] = {}
@@ -164,67 +170,6 @@ def plan_for(form: Form) -> TemplatePlan:
     if plan is None:
         plan = _plans[form.content_hash] = TemplatePlan(form)
     return plan
-
-
-# ---------------------------------------------------------------------------- formats
-
-class _Formats:
-    """The cell formats of one workbook (xlsxwriter formats belong to a workbook)."""
-
-    def __init__(self, wb: xlsxwriter.Workbook):
-        self.wb = wb
-        base = {"font_name": FONT, "font_size": 11, "valign": "vcenter"}
-        self.base = base
-        border = {"border": 1, "border_color": "#808080"}
-        self.title = wb.add_format({**base, "bold": True, "font_size": 16, "align": "center"})
-        self.period = wb.add_format({**base, "align": "center"})
-        self.status = wb.add_format({**base, "bold": True, "font_color": "#7F4F00"})
-        self.table_title = wb.add_format({**base, "bold": True, "font_size": 12})
-        self.heading = wb.add_format({**base, **border, "bold": True, "align": "center", "text_wrap": True, "bg_color": HEADING_FILL})
-        self.corner = wb.add_format({**base, **border, "align": "left", "text_wrap": True, "bg_color": HEADING_FILL, "font_size": 9})
-        self.unit = wb.add_format({**base, **border, "align": "center"})
-        self.note = wb.add_format({**base, "italic": True, "font_size": 9, "text_wrap": True})
-        self.blocked = wb.add_format({**base, **border, "bg_color": COMPUTED_FILL})
-        self.field_label = wb.add_format({**base, **border, "bold": True, "bg_color": HEADING_FILL})
-        self.check = wb.add_format({**base, **border, "text_wrap": True, "font_color": "#9C0006", "font_size": 9})
-        self.error = wb.add_format({"bg_color": ERROR_FILL, "font_color": "#9C0006"})
-        self.warning = wb.add_format({"bg_color": WARNING_FILL, "font_color": "#7F4F00"})
-        self.wrap = wb.add_format({**base, "text_wrap": True, "valign": "top"})
-        self.bold = wb.add_format({**base, "bold": True})
-        self.checks_heading = wb.add_format({**base, **border, "bold": True, "bg_color": HEADING_FILL, "align": "center"})
-        self.checks_cell = wb.add_format({**base, **border, "text_wrap": True})
-        self._labels: dict[tuple[int, bool], Any] = {}
-        self._values: dict[tuple[str, int, bool, bool], Any] = {}
-        self.border = border
-
-    def label(self, level: int, heading: bool) -> Any:
-        key = (level, heading)
-        if key not in self._labels:
-            self._labels[key] = self.wb.add_format({**self.base, **self.border, "indent": level, "text_wrap": True, "bold": heading})
-        return self._labels[key]
-
-    def value(self, spec: ValueSpec, computed: bool = False, locked: bool = False) -> Any:
-        key = (spec.type, spec.places, computed, locked)
-        if key not in self._values:
-            fmt: dict[str, Any] = {**self.base, **self.border}
-            if spec.type == "integer":
-                fmt["num_format"] = "0"
-            elif spec.type == "decimal":
-                fmt["num_format"] = "0." + "0" * spec.places if spec.places else "0"
-            elif spec.type == "date":
-                fmt["num_format"] = "yyyy-mm-dd"
-            elif spec.type == "text":
-                fmt["num_format"] = "@"
-            if computed or locked:
-                fmt["bg_color"] = COMPUTED_FILL
-                fmt["locked"] = True
-            else:
-                fmt["bg_color"] = INPUT_FILL
-                fmt["locked"] = False
-            if spec.type in ("integer", "decimal"):
-                fmt["align"] = "right"
-            self._values[key] = self.wb.add_format(fmt)
-        return self._values[key]
 
 
 # ---------------------------------------------------------------------------- validation
@@ -286,6 +231,7 @@ class TemplateRequest:
     password: str = ""
     template_id: str = ""
     generated_at: str = ""
+    values: Mapping[str, Any] | None = None   # figures already filled in (sample returns, tests, benchmarks)
 
 
 def identity_for(form: Form, req: TemplateRequest) -> Identity:
@@ -304,10 +250,12 @@ def build_template(form: Form, req: TemplateRequest) -> bytes:
     plan = plan_for(form)
     lay = plan.layout
     ident = identity_for(form, req)
+    cache = Cached.of(form, req.values) if req.values else plan.blank
+    values = req.values or {}
     buf = io.BytesIO()
     wb = _Workbook(buf, {"in_memory": True, "strings_to_numbers": False, "strings_to_formulas": False, "strings_to_urls": False})
     wb.structure_password = req.password
-    fm = _Formats(wb)
+    fm = Formats(wb)
     year = req.year or form.period_default
     period_text = f"（{year}{form.period_label}）" if year else ""
     wb.set_properties({"title": form.title, "subject": f"{form.id} {form.version}", "author": "toolkit",
@@ -337,8 +285,8 @@ def build_template(form: Form, req: TemplateRequest) -> bytes:
     prefill = {"agency.code": ident.agency_code, "agency.name": ident.agency_name,
                "agency.group": ident.agency_group, "period": ident.period}
     for (sl, ws), sp in zip(sheets, plan.sheets):
-        _write_fill_sheet(ws, sl, sp, plan, fm, period_text, prefill, list_sources, req.password)
-    _write_checks_sheet(checks_ws, plan, fm, req.password)
+        _write_fill_sheet(ws, sl, sp, plan, cache, values, fm, period_text, prefill, list_sources, req.password)
+    _write_checks_sheet(checks_ws, plan, cache, fm, req.password)
     _write_instructions(instr_ws, form, plan, fm, req.password)
     for i, (k, v) in enumerate(ident.items()):
         id_ws.write_string(i, 0, k)
@@ -362,7 +310,8 @@ def _protect(ws: Worksheet, password: str) -> None:
                           "format_columns": True, "format_rows": True})
 
 
-def _write_fill_sheet(ws: Worksheet, sl: SheetLayout, sp: _SheetPlan, plan: TemplatePlan, fm: _Formats,
+def _write_fill_sheet(ws: Worksheet, sl: SheetLayout, sp: _SheetPlan, plan: TemplatePlan, cache: Cached,
+                      values: Mapping[str, Any], fm: Formats,
                       period_text: str, prefill: dict[str, str], list_sources: dict[str, str], password: str) -> None:
     form = plan.form
     for col, width in sl.widths.items():
@@ -395,7 +344,7 @@ def _write_fill_sheet(ws: Worksheet, sl: SheetLayout, sp: _SheetPlan, plan: Temp
             ws.write_string(t.row, t.col, t.text, fmt)
     ws.merge_range(sl.period_row, 0, sl.period_row, sl.last_col, period_text, fm.period)
     ws.merge_range(sl.status_row, 0, sl.status_row, sl.last_col, "", fm.status)
-    ws.write_formula(sl.status_row, 0, sp.status, fm.status, plan.status_cached)
+    ws.write_formula(sl.status_row, 0, sp.status, fm.status, cache.status)
     ws.set_row(0, 30)
     # header fields
     for f in form.header:
@@ -404,13 +353,10 @@ def _write_fill_sheet(ws: Worksheet, sl: SheetLayout, sp: _SheetPlan, plan: Temp
         row, col, last = sl.fields[f.code]
         locked = bool(f.locked and f.prefill)
         fmt = fm.value(f.spec, locked=locked)
-        value = prefill.get(f.prefill or "", "") if f.prefill else ""
+        value = prefill.get(f.prefill or "", "") if f.prefill else values.get(f.code)
         if last > col:
             ws.merge_range(row, col, row, last, "", fmt)
-        if value:
-            ws.write_string(row, col, value, fmt)
-        else:
-            ws.write_blank(row, col, None, fmt)
+        _write_value(ws, row, col, value, fmt)
         if not locked:
             ws.data_validation(row, col, row, col, _validation(f.spec, f.label, _cell(row, col), list_sources.get(f.code)))
     # table bodies: blocked cells for headings/skips, inputs, computed
@@ -427,15 +373,15 @@ def _write_fill_sheet(ws: Worksheet, sl: SheetLayout, sp: _SheetPlan, plan: Temp
                     continue
                 ind = form.indicators[code]
                 if (row, col) in sp.formulas:
-                    formula, cached = sp.formulas[(row, col)]
-                    ws.write_formula(row, col, formula, fm.value(ind.spec, computed=True), cached)
+                    formula, _ = sp.formulas[(row, col)]
+                    ws.write_formula(row, col, formula, fm.value(ind.spec, computed=True), cache.computed.get(code, 0.0))
                 else:
-                    ws.write_blank(row, col, None, fm.value(ind.spec))
+                    _write_value(ws, row, col, values.get(code), fm.value(ind.spec))
                     ws.data_validation(row, col, row, col, _validation(ind.spec, _short_label(ind), _cell(row, col), list_sources.get(code)))
             check_cell = (row, sl.last_col)
             if check_cell in sp.checks:
-                formula, cached = sp.checks[check_cell]
-                ws.write_formula(row, sl.last_col, formula, fm.check, cached)
+                formula, insts = sp.checks[check_cell]
+                ws.write_formula(row, sl.last_col, formula, fm.check, cache.check_text(insts))
             else:
                 ws.write_blank(row, sl.last_col, None, fm.check)
     for (row, col), (ecf, wcf) in sp.highlights.items():
@@ -462,6 +408,20 @@ def _write_fill_sheet(ws: Worksheet, sl: SheetLayout, sp: _SheetPlan, plan: Temp
     _protect(ws, password)
 
 
+def _write_value(ws: Worksheet, row: int, col: int, value: Any, fmt: Any) -> None:
+    """A filled-in value as a spreadsheet program would store it (text stays text)."""
+    if value is None or value == "":
+        ws.write_blank(row, col, None, fmt)
+    elif isinstance(value, bool):
+        ws.write_boolean(row, col, value, fmt)
+    elif isinstance(value, (int, float)):
+        ws.write_number(row, col, value, fmt)
+    elif isinstance(value, (dt.date, dt.datetime)):
+        ws.write_datetime(row, col, value if isinstance(value, dt.datetime) else dt.datetime(value.year, value.month, value.day), fmt)
+    else:
+        ws.write_string(row, col, str(value), fmt)
+
+
 def _short_label(ind: Indicator) -> str:
     return ind.label.replace("　", "").strip()
 
@@ -471,7 +431,7 @@ def _cell(row: int, col: int) -> str:
     return a1(row, col)
 
 
-def _write_checks_sheet(ws: Worksheet, plan: TemplatePlan, fm: _Formats, password: str) -> None:
+def _write_checks_sheet(ws: Worksheet, plan: TemplatePlan, cache: Cached, fm: Formats, password: str) -> None:
     form = plan.form
     ws.set_column(0, 0, 6)
     ws.set_column(1, 1, 60)
@@ -480,19 +440,19 @@ def _write_checks_sheet(ws: Worksheet, plan: TemplatePlan, fm: _Formats, passwor
     ws.set_column(4, 4, 8, None, {"hidden": True})
     ws.merge_range(0, 0, 0, 3, f"{form.title} — 自动审核", fm.title)
     ws.merge_range(1, 0, 1, 3, "", fm.status)
-    ws.write_formula(1, 0, plan.sheets[0].status if plan.sheets else '=""', fm.status, plan.status_cached)
+    ws.write_formula(1, 0, plan.sheets[0].status if plan.sheets else '=""', fm.status, cache.status)
     ws.write_string(2, 0, "本表随填报内容自动更新：「✓」为通过，「—」为暂不适用，其余为需要核对的问题。", fm.note)
     for j, h in enumerate(CHECKS_COLUMNS):
         ws.write_string(CHECKS_FIRST_ROW - 1, j, h, fm.checks_heading)
-    for i, (row, res, formula, cached) in enumerate(plan.check_rows):
-        inst = res.instance
+    for i, (row, inst, formula) in enumerate(plan.check_rows):
+        res = cache.results[inst.id]
         desc = inst.rule.explain or message_template(inst).split("{")[0].strip() or inst.rule.id
         if inst.place_label:
             desc = f"{desc}（{inst.place_label}）"
         ws.write_number(row, 0, i + 1, fm.checks_cell)
         ws.write_string(row, 1, f"{inst.id}：{desc}", fm.checks_cell)
         ws.write_string(row, 2, SEVERITY_ZH[inst.severity], fm.checks_cell)
-        ws.write_formula(row, 3, formula, fm.checks_cell, cached)
+        ws.write_formula(row, 3, formula, fm.checks_cell, cache.result_text(inst))
         ws.write_formula(row, 4, f'=OR(D{row + 1}="{PASS_MARK}",D{row + 1}="{NOT_APPLICABLE_MARK}")', fm.checks_cell, res.status != "fail")
     if plan.check_rows:
         first, last = CHECKS_FIRST_ROW, CHECKS_FIRST_ROW + len(plan.check_rows) - 1
@@ -505,7 +465,7 @@ def _write_checks_sheet(ws: Worksheet, plan: TemplatePlan, fm: _Formats, passwor
     _protect(ws, password)
 
 
-def _write_instructions(ws: Worksheet, form: Form, plan: TemplatePlan, fm: _Formats, password: str) -> None:
+def _write_instructions(ws: Worksheet, form: Form, plan: TemplatePlan, fm: Formats, password: str) -> None:
     ws.set_column(0, 0, 100)
     lines: list[tuple[str, Any]] = [(f"{form.title} — 填表说明", fm.title), ("", None), ("一、怎样填写", fm.bold)]
     general = [

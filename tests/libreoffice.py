@@ -1,0 +1,233 @@
+"""LibreOffice for the tests: one headless soffice per test session, driven by tests/lo_worker.py.
+
+``uno`` only imports in the system Python (``/usr/bin/python3``), so the tests never import it:
+:class:`LibreOffice` starts soffice with a private profile and a free port, and :meth:`run`
+hands a job of operations to ``lo_worker.py`` under the system Python, as JSON.
+
+:func:`render_pictures` renders the template pictures of docs/images; run it again with
+``python tests/libreoffice.py [out_dir]`` after the template layout changes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+SYSTEM_PYTHON = "/usr/bin/python3"
+WORKER = Path(__file__).resolve().with_name("lo_worker.py")
+REPO = Path(__file__).resolve().parent.parent
+SAMPLE_ROSTER = Path("/work/shared/reference/sample-roster.csv")
+START_TIMEOUT = 60.0
+JOB_TIMEOUT = 120.0
+
+
+class LibreOfficeError(RuntimeError):
+    """A job the worker could not finish; the message carries the worker's own explanation."""
+
+
+def soffice_path() -> str | None:
+    return shutil.which("soffice") or shutil.which("libreoffice")
+
+
+def missing() -> str | None:
+    """Why LibreOffice tests cannot run here (naming the missing program), or None when they can."""
+    if soffice_path() is None:
+        return "LibreOffice is not installed: no `soffice` program on PATH"
+    if not os.path.exists(SYSTEM_PYTHON):
+        return f"{SYSTEM_PYTHON} is missing (needed to run the UNO worker)"
+    try:
+        probe = subprocess.run([SYSTEM_PYTHON, "-c", "import uno"], capture_output=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return f"`{SYSTEM_PYTHON} -c 'import uno'` could not run: {e}"
+    if probe.returncode != 0:
+        return f"`{SYSTEM_PYTHON} -c 'import uno'` fails: the Python-UNO bridge (python3-uno) is not installed"
+    return None
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LibreOffice:
+    """One headless soffice process with a private profile; :meth:`close` ends it and its children."""
+
+    def __init__(self) -> None:
+        reason = missing()
+        if reason:
+            raise LibreOfficeError(reason)
+        self.tmp = Path(tempfile.mkdtemp(prefix="toolkit-lo-"))
+        self.profile = self.tmp / "profile"
+        self.log_path = self.tmp / "soffice.log"
+        self.port = 0
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._start()
+
+    def _start(self) -> None:
+        self.port = _free_port()
+        cmd = [soffice_path() or "soffice", "--headless", "--invisible", "--norestore", "--nologo",
+               "--nodefault", "--nolockcheck", f"-env:UserInstallation={self.profile.as_uri()}",
+               f"--accept=socket,host=127.0.0.1,port={self.port};urp;"]
+        log = open(self.log_path, "ab")
+        # A session of its own, so close() can end soffice and everything it spawned (oosplash,
+        # soffice.bin) by this one process group id, and nothing else.
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
+        log.close()
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None and not self._listening():
+                raise LibreOfficeError(f"soffice exited with {self.proc.returncode} on start: {self.log()}")
+            if self._listening() and self._ready():
+                return
+            time.sleep(0.2)
+        self.close()
+        raise LibreOfficeError(f"soffice did not listen on port {self.port} within {START_TIMEOUT:.0f} s: {self.log()}")
+
+    def _listening(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                return True
+        except OSError:
+            return False
+
+    def _ready(self) -> bool:
+        """Whether soffice answers a job: on a new profile it listens, restarts itself once, listens again."""
+        try:
+            self.run([{"op": "ping"}], timeout=30)
+            return True
+        except LibreOfficeError:
+            return False
+
+    def log(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-2000:]
+        except OSError:
+            return ""
+
+    @property
+    def alive(self) -> bool:
+        return self.proc is not None and self._listening()
+
+    def run(self, ops: list[dict[str, Any]], timeout: float = JOB_TIMEOUT) -> list[Any]:
+        """Run one job; the results, one per operation. Raises LibreOfficeError when an operation fails."""
+        if self.proc is None:
+            raise LibreOfficeError("LibreOffice has been closed")
+        job = {"port": self.port, "connect_timeout": 30, "ops": ops}
+        try:
+            done = subprocess.run([SYSTEM_PYTHON, str(WORKER)], input=json.dumps(job, ensure_ascii=False).encode("utf-8"),
+                                  capture_output=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise LibreOfficeError(f"the UNO worker took longer than {timeout:.0f} s; soffice log: {self.log()}") from None
+        try:
+            reply = json.loads(done.stdout.decode("utf-8"))
+        except ValueError:
+            raise LibreOfficeError(f"the UNO worker failed (exit {done.returncode}): "
+                                   f"{done.stderr.decode('utf-8', 'replace')[-2000:]}; soffice log: {self.log()}") from None
+        if not reply.get("ok"):
+            at = reply.get("at", -1)
+            what = ops[at] if 0 <= at < len(ops) else None
+            raise LibreOfficeError(f"{reply.get('error')} (operation {at}: {what}); "
+                                   f"{'' if self.alive else 'soffice is no longer running; '}"
+                                   f"{reply.get('traceback', '')}")
+        return reply["results"]
+
+    def close(self) -> None:
+        proc, self.proc = self.proc, None
+        if proc is not None:
+            # The process group is the one soffice got at start (start_new_session): soffice, oosplash
+            # and soffice.bin, nothing else.
+            for sig, wait in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
+                try:
+                    os.killpg(proc.pid, sig)
+                except ProcessLookupError:
+                    break
+                deadline = time.monotonic() + wait
+                gone = False
+                while time.monotonic() < deadline:
+                    proc.poll()
+                    try:
+                        os.killpg(proc.pid, 0)
+                    except ProcessLookupError:
+                        gone = True
+                        break
+                    time.sleep(0.1)
+                if gone:
+                    break
+            proc.poll()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def __enter__(self) -> "LibreOffice":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+# ---------------------------------------------------------------------------- pictures
+
+def pdf_page_png(pdf: Path, png: Path, page: int = 1, dpi: int = 90) -> Path:
+    """One page of a PDF as a PNG (pdftoppm)."""
+    exe = shutil.which("pdftoppm")
+    if exe is None:
+        raise LibreOfficeError("pdftoppm is not installed (poppler-utils)")
+    stem = png.with_suffix("")
+    subprocess.run([exe, "-png", "-r", str(dpi), "-f", str(page), "-l", str(page), "-singlefile", str(pdf), str(stem)],
+                   check=True, capture_output=True, timeout=120)
+    return png
+
+
+def render_pictures(out_dir: str | Path | None = None, lo: LibreOffice | None = None, dpi: int = 90,
+                    roster: str | Path = SAMPLE_ROSTER) -> list[Path]:
+    """Render the first page of every fill-in sheet of both forms' templates (first roster agency) to PNG.
+
+    Writes template-2017.png and template-2021-sheet2/3/4.png into ``out_dir`` (docs/images by
+    default) and returns their paths.
+    """
+    from toolkit.layout import layout_of
+    from toolkit.roster import read_roster
+    from toolkit.schema import load_form, resolve
+    from toolkit.template import TemplateRequest, build_template
+
+    out = Path(out_dir) if out_dir else REPO / "docs" / "images"
+    out.mkdir(parents=True, exist_ok=True)
+    agency = read_roster(roster)[0]
+    own = lo is None
+    lo = lo or LibreOffice()
+    written: list[Path] = []
+    try:
+        with tempfile.TemporaryDirectory(prefix="toolkit-pictures-") as tmp:
+            for form_id, pictures in (("gov-info-disclosure-2017", {0: "template-2017.png"}),
+                                      ("gov-info-disclosure-2021", {0: "template-2021-sheet2.png",
+                                                                    1: "template-2021-sheet3.png",
+                                                                    2: "template-2021-sheet4.png"})):
+                form = load_form(resolve(form_id))
+                xlsx = Path(tmp) / f"{form_id}.xlsx"
+                xlsx.write_bytes(build_template(form, TemplateRequest(agency=agency, password="")))
+                sheets = [s.name for s in layout_of(form).sheets]
+                ops: list[dict[str, Any]] = [{"op": "open", "path": str(xlsx)}, {"op": "calc"}]
+                for i in pictures:
+                    ops.append({"op": "pdf", "path": str(Path(tmp) / f"{form_id}-{i}.pdf"), "sheet": sheets[i]})
+                ops.append({"op": "close"})
+                lo.run(ops)
+                for i, name in pictures.items():
+                    written.append(pdf_page_png(Path(tmp) / f"{form_id}-{i}.pdf", out / name, 1, dpi))
+    finally:
+        if own:
+            lo.close()
+    return written
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(REPO))
+    for p in render_pictures(sys.argv[1] if len(sys.argv) > 1 else None):
+        print(p)
