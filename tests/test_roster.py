@@ -197,3 +197,10 @@ def test_unreadable_files(tmp_path):
     renamed = tmp_path / "r.xlsx"
     renamed.write_text("code,name\nD1,甲\n", encoding="utf-8")  # a CSV someone named .xlsx
     assert problems_of(renamed)
+
+
+def test_line_numbers_after_a_name_spanning_two_lines(tmp_path):
+    p = tmp_path / "r.csv"
+    p.write_text('code,name\nD1,"甲\n乙"\nD2,丙\nD2,丁\n', encoding="utf-8")
+    problems = problems_of(p)
+    assert any(x.startswith("line 5:") and "D2" in x for x in problems), problems

@@ -41,8 +41,8 @@ def evaluate_instance(form: Form, inst: RuleInstance, values: Mapping[str, float
     if inst.rule.blank == "skip" and any(values.get(c) is None and c not in form.computed for c in inst.reads):
         return RuleResult(inst, "n/a")
     try:
-        left = rx.evaluate(inst.tree.left, values, form.expand)
-        right = rx.evaluate(inst.tree.right, values, form.expand)
+        left = form.compiled(inst.tree.left)(values)
+        right = form.compiled(inst.tree.right)(values)
     except rx.NotApplicable:
         return RuleResult(inst, "n/a")
     ok = rx.holds(inst.tree.op, left, right, inst.rule.tolerance)

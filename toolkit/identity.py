@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, fields
 
 IDENTITY_FORMAT = "toolkit-template/1"
 PROPERTY_PREFIX = "toolkit."
+PROPERTY_LIMIT = 255   # Excel's longest document property value; the sheet copy keeps the full text
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,15 @@ class Identity:
 
     def items(self) -> list[tuple[str, str]]:
         return [(k, str(v)) for k, v in asdict(self).items()]
+
+    def agrees_with(self, other: "Identity") -> str | None:
+        """The first field two copies disagree on (None when they agree), allowing for the
+        property copy being cut at Excel's 255-character limit."""
+        for k in self.keys():
+            a, b = getattr(self, k), getattr(other, k)
+            if a != b and a[:PROPERTY_LIMIT] != b[:PROPERTY_LIMIT]:
+                return k
+        return None
 
     @classmethod
     def keys(cls) -> list[str]:

@@ -27,6 +27,7 @@ TEMPLATES: dict[str, tuple[str, str]] = {
     "formula_no_value": ("「{label}」填的是公式 {formula}，但没有计算结果，请直接填写数字", "{label}: holds the formula {formula} with no cached result"),
     "formula_external": ("「{label}」的公式引用了其他文件或外部数据（{formula}），请直接填写数字", "{label}: the formula refers to another file or external data ({formula})"),
     "computed_mismatch": ("「{label}」是自动计算的格子，表中显示 {raw}，按各项计算应为 {value}（公式可能被改动）", "{label}: computed cell shows {raw}, but the items add up to {value} (the formula may have been altered)"),
+    "prefill_altered": ("「{label}」是预先填好的（{value}），已被改为“{raw}”；请使用下发的模板", "{label}: prefilled as {value!r} but changed to {raw!r}"),
     "bad_date": ("「{label}」应填日期，实际为“{raw}”", "{label}: expected a date, found {raw!r}"),
     "bad_choice": ("「{label}」只能从下拉列表中选择，实际为“{raw}”", "{label}: {raw!r} is not one of the allowed choices"),
     "too_long": ("「{label}」内容太长（{length} 字，最多 {max_length} 字）", "{label}: text too long ({length} characters, at most {max_length})"),

@@ -57,7 +57,7 @@ class Cell:
     row: int
     col: int
 
-    @property
+    @cached_property
     def address(self) -> str:
         """The cell as people read it in a report: 三、收到和处理申请情况!H12."""
         return f"{self.sheet}!{a1(self.row, self.col)}"
@@ -89,7 +89,8 @@ class SheetLayout:
     checks: dict[tuple[int, int], list[RuleInstance]] = field(default_factory=dict)  # check cell → instances
     table_frames: dict[str, tuple[int, int, int, int]] = field(default_factory=dict)  # id → heading rows, data rows
     status_row: int = 2
-    last_col: int = 0
+    last_col: int = 0                                         # the sheet's last column (checks end here)
+    check_first: dict[str, int] = field(default_factory=dict)  # table id → first column of its check cells
     widths: dict[int, float] = field(default_factory=dict)
     heights: dict[int, float] = field(default_factory=dict)   # rows whose wrapped text needs more height
     landscape: bool = False
@@ -243,7 +244,11 @@ class Layout:
             else:
                 sl.texts.append(Text(row, 0, t.corner, "corner", (row + depth - 1, 0) if depth > 1 else None))
                 self._place_columns(sl, t.columns, row, 1, depth)
-            sl.texts.append(Text(row, sl.last_col, CHECK_HEADING, "check", (row + depth - 1, sl.last_col) if depth > 1 else None))
+            # the check cells fill the width right of the table's own columns
+            first = 3 if t.kind == "list" else 1 + len(t.leaves)
+            sl.check_first[t.id] = first
+            span = (row + depth - 1, sl.last_col) if depth > 1 or first < sl.last_col else None
+            sl.texts.append(Text(row, first, CHECK_HEADING, "check", span))
             row += depth
             data_top = row
             for r in t.rows:
@@ -262,7 +267,7 @@ class Layout:
                     self.cells[code] = Cell(sl.name, row, col)
                 insts = anchors.get(f"{t.id}:{r.code}") if r.code else None
                 if insts:
-                    sl.checks[(row, sl.last_col)] = insts
+                    sl.checks[(row, first)] = insts
                 row += 1
             sl.table_frames[t.id] = (head_top, data_top - 1, data_top, row - 1)
             if ti == 0:
@@ -273,16 +278,18 @@ class Layout:
                 row += 1
         sl.widths[0] = min(max(label_width * 1.05, 20.0), 60.0)
         for c in range(1, sl.last_col):
-            sl.widths[c] = 10.0
+            sl.widths[c] = 8.0
         if all(t.kind == "list" for t in tables):
             sl.widths[1] = 8.0
             sl.widths[2] = 14.0
-        sl.widths[sl.last_col] = 36.0
         for t in tables:
             if t.kind == "matrix":
                 for ci, leaf in enumerate(t.leaves):
-                    if leaf.width:
-                        sl.widths[1 + ci] = max(sl.widths.get(1 + ci, 0), leaf.width)
+                    # wide enough for the heading on two lines, within reason
+                    want = leaf.width or min(max(display_width(leaf.label) / 2 + 2, 8.0), 14.0)
+                    sl.widths[1 + ci] = max(sl.widths.get(1 + ci, 0), want)
+        # a wide table keeps its check column narrow so the page stays readable when fitted
+        sl.widths[sl.last_col] = 36.0 if sl.last_col <= 7 else 20.0
         _fit_heights(sl)
         return sl
 

@@ -15,7 +15,7 @@ from python_calamine import CalamineWorkbook
 
 from .identity import IDENTITY_FORMAT, PROPERTY_PREFIX, Identity
 from .layout import IDENTITY_SHEET
-from .package import PackageFacts, Rejected, inspect_file, scan_sheets
+from .package import PackageFacts, Rejected, inspect_file
 
 MAX_GRID_CELLS = 2_000_000
 NOT_OURS_ZH = "不是本工具生成的填报模板（找不到模板标识）；请使用下发的模板填写"
@@ -90,16 +90,11 @@ def open_workbook(path: str | Path) -> RawWorkbook:
     for src, ident in found:
         if ident.format != IDENTITY_FORMAT or not ident.schema_id or not ident.schema_version:
             raise Rejected(f"模板标识不完整或被改动（{src}）", f"the template identity ({src}) is incomplete or altered")
-    if len(found) == 2 and found[0][1] != found[1][1]:
+    diff = found[0][1].agrees_with(found[1][1]) if len(found) == 2 else None
+    if diff:
         a, b = found[0][1], found[1][1]
-        diff = next(k for k in Identity.keys() if getattr(a, k) != getattr(b, k))
         raise Rejected(f"模板标识被改动：隐藏表与文档属性中的 {diff} 不一致（“{getattr(a, diff)}” / “{getattr(b, diff)}”）",
                        f"the template identity was altered: {diff} differs between the identity sheet and the document properties")
     raw.identity = found[0][1]
     raw.identity_sources = [src for src, _ in found]
     return raw
-
-
-def scan(raw: RawWorkbook, sheets: list[str]) -> None:
-    """The deep facts (formulas, error cells, protection) of the sheets the form reads."""
-    scan_sheets(raw.path, raw.facts, sheets)

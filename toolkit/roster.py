@@ -80,11 +80,23 @@ def read_roster(path: str | Path) -> list[Agency]:
             raise RosterError(name, ["the file is neither UTF-8 nor GBK text, nor a spreadsheet"]) from None
         if "\x00" in text:
             raise RosterError(name, ["the file is not a text CSV (it contains NUL bytes)"])
-        rows = list(csv.reader(io.StringIO(text)))
+        reader = csv.reader(io.StringIO(text))
+        rows, lines = [], []
+        line = 1
+        for record in reader:
+            rows.append(record)
+            lines.append(line)          # the file line a record starts on (a quoted name may span lines)
+            line = reader.line_num + 1
+        return parse_rows(rows, name, lines)
     return parse_rows(rows, name)
 
 
-def parse_rows(rows: list[list[str]], name: str) -> list[Agency]:
+MAX_NAME = 200
+
+
+def parse_rows(rows: list[list[str]], name: str, lines: list[int] | None = None) -> list[Agency]:
+    """Agencies from table rows; ``lines`` gives each row's line in the file (default: its index + 1)."""
+    lines = lines or list(range(1, len(rows) + 1))
     header_at = next((i for i, r in enumerate(rows) if any(c.strip() for c in r)), None)
     if header_at is None:
         raise RosterError(name, ["the roster is empty"])
@@ -97,14 +109,14 @@ def parse_rows(rows: list[list[str]], name: str) -> list[Agency]:
                 break
     missing = [k for k in ("code", "name") if k not in index]
     if missing:
-        raise RosterError(name, [f"line {header_at + 1}: the heading row needs the columns code and name "
+        raise RosterError(name, [f"line {lines[header_at]}: the heading row needs the columns code and name "
                                  f"(or 单位代码 and 单位名称); missing {', '.join(missing)}"])
     problems: list[str] = []
     agencies: list[Agency] = []
     seen: dict[str, int] = {}
     for i in range(header_at + 1, len(rows)):
         row = rows[i]
-        line = i + 1
+        line = lines[i]
         if not any(c.strip() for c in row):
             continue
 
@@ -118,6 +130,8 @@ def parse_rows(rows: list[list[str]], name: str) -> list[Agency]:
             continue
         if not nm:
             problems.append(f"line {line}: agency {code} has an empty name")
+        if len(nm) > MAX_NAME or len(code) > 64:
+            problems.append(f"line {line}: agency {code[:20]} has a name longer than {MAX_NAME} characters (or a code longer than 64)")
         if any(ord(ch) < 32 for ch in code + nm + group):
             problems.append(f"line {line}: agency {code} contains control characters")
         if code in seen:

@@ -241,6 +241,7 @@ class Form:
     contact: str = ""
     instructions: tuple[str, ...] = ()
     source: str = ""
+    _memo: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def key(self) -> tuple[str, str]:
@@ -254,7 +255,18 @@ class Form:
 
     def expand(self, start: str, end: str) -> list[str]:
         """The codes in the rectangle start:end (same table), in form order."""
-        return _expand_range(self, start, end)
+        key = ("range", start, end)
+        if key not in self._memo:
+            self._memo[key] = _expand_range(self, start, end)
+        return self._memo[key]
+
+    def compiled(self, node: rx.Node) -> rx.Compiled:
+        """A parsed expression of this form as a fast closure (compiled once, kept)."""
+        key = ("compiled", id(node))
+        hit = self._memo.get(key)
+        if hit is None or hit[0] is not node:
+            hit = self._memo[key] = (node, rx.compile_node(node, self.expand))
+        return hit[1]
 
     @property
     def inputs(self) -> list[Indicator]:
@@ -266,7 +278,7 @@ class Form:
         out: dict[str, float] = {}
         for code, tree in self.computed.items():
             try:
-                v = rx.evaluate(tree, merged, self.expand)
+                v = self.compiled(tree)(merged)
             except rx.NotApplicable:
                 v = 0.0
             merged[code] = v

@@ -25,6 +25,7 @@ from .layout import (CHECK_HEADING, NOT_APPLICABLE_MARK, PASS_MARK, SheetLayout,
 from .merge import SUBMISSION_STATUS, Consolidation
 from .schema import ValueSpec
 from .styles import Formats
+from .xlsx import FastWorkbook
 
 DETAIL_SHEET = "明细"
 STATUS_SHEET = "报送情况"
@@ -77,6 +78,7 @@ class _RowOrdered:
 def write_summary(c: Consolidation, path: str | Path) -> None:
     """Write the summary workbook to ``path`` atomically (temporary file, then rename)."""
     target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name[:40]}.", suffix=".xlsx", dir=str(target.parent))
     os.close(fd)
     try:
@@ -100,7 +102,7 @@ def _detail_columns(c: Consolidation) -> tuple[list[tuple[str, str]], list[tuple
 def _write(c: Consolidation, path: str) -> None:
     form = c.form
     lay = layout_of(form)
-    wb = xlsxwriter.Workbook(path, {"constant_memory": True, "strings_to_numbers": False,
+    wb = FastWorkbook(path, {"constant_memory": True, "strings_to_numbers": False,
                                     "strings_to_formulas": False, "strings_to_urls": False})
     fm = Formats(wb)
     wb.set_properties({"title": f"{form.title} 汇总", "subject": f"{form.id} {form.version}", "author": "toolkit"})
@@ -188,10 +190,13 @@ def _write_form_sheet(ws: Any, sl: SheetLayout, c: Consolidation, lay: Any, fm: 
                 code = t.cell_code(r, leaf)
                 if code is None or code not in form.indicators:
                     out.add(row, col, lambda row=row, col=col: ws.write_blank(row, col, None, fm.blocked))
-            msgs = by_anchor.get((row, sl.last_col))
-            if msgs is not None or (row, sl.last_col) in sl.checks:
-                text = "；".join(msgs) if msgs else PASS_MARK
-                out.add(row, sl.last_col, lambda row=row, text=text: ws.write_string(row, sl.last_col, text, fm.check))
+            first = sl.check_first[t.id]
+            msgs = by_anchor.get((row, first))
+            text = ("；".join(msgs) if msgs else PASS_MARK) if (row, first) in sl.checks else ""
+            if first < sl.last_col:
+                out.merge(row, first, row, sl.last_col, text, fm.check)
+            else:
+                out.add(row, first, lambda row=row, first=first, text=text: ws.write_string(row, first, text, fm.check))
     out.flush()
     ws.set_paper(9)
     if sl.landscape:

@@ -26,46 +26,17 @@ from . import __version__
 from . import rules as rx
 from .checks import RuleResult, run_rules
 from .files import neutralise, safe_stem, unique_names, write_atomic, write_text_atomic
-from .identity import IDENTITY_FORMAT, PROPERTY_PREFIX, Identity
-from .layout import (CHECK_HEADING, CHECKS_COLUMNS, CHECKS_FIRST_ROW, CHECKS_SHEET, IDENTITY_SHEET,
+from .identity import IDENTITY_FORMAT, PROPERTY_LIMIT, PROPERTY_PREFIX, Identity
+from .layout import (a1, CHECK_HEADING, CHECKS_COLUMNS, CHECKS_FIRST_ROW, CHECKS_SHEET, IDENTITY_SHEET,
                      INSTRUCTIONS_SHEET, LISTS_SHEET, NOT_APPLICABLE_MARK, PASS_MARK, Layout,
                      SheetLayout, layout_of, message_template)
 from .roster import Agency
 from .styles import Formats
+from .xlsx import ProtectedWorkbook
 from .schema import Field, Form, Indicator, RuleInstance, ValueSpec
 
 INLINE_LIST_LIMIT = 255
 SEVERITY_ZH = {"error": "错误", "warning": "提示"}
-
-
-class _Workbook(xlsxwriter.Workbook):
-    """xlsxwriter cannot protect a workbook's structure; this writes <workbookProtection> itself.
-
-    The element must come right before <bookViews> in workbook.xml (ECMA-376 CT_Workbook order).
-    """
-
-    structure_password: str | None = None
-
-    def _write_book_views(self) -> None:  # noqa: D401 - xlsxwriter hook
-        if self.structure_password is not None:
-            attrs: list[tuple[str, Any]] = []
-            if self.structure_password:
-                attrs.append(("workbookPassword", _legacy_hash(self.structure_password)))
-            attrs.append(("lockStructure", "1"))
-            self._xml_empty_tag("workbookProtection", attrs)
-        super()._write_book_views()
-
-
-def _legacy_hash(password: str) -> str:
-    """The 16-bit legacy password hash Excel uses for sheet and workbook protection."""
-    digest = 0
-    for ch in password[::-1]:
-        digest = ((digest >> 14) & 0x01) | ((digest << 1) & 0x7FFF)
-        digest ^= ord(ch)
-    digest = ((digest >> 14) & 0x01) | ((digest << 1) & 0x7FFF)
-    digest ^= len(password)
-    digest ^= 0xCE4B
-    return f"{digest:X}"
 
 
 def generate_password(length: int = 10) -> str:
@@ -253,7 +224,7 @@ def build_template(form: Form, req: TemplateRequest) -> bytes:
     cache = Cached.of(form, req.values) if req.values else plan.blank
     values = req.values or {}
     buf = io.BytesIO()
-    wb = _Workbook(buf, {"in_memory": True, "strings_to_numbers": False, "strings_to_formulas": False, "strings_to_urls": False})
+    wb = ProtectedWorkbook(buf, {"in_memory": True, "strings_to_numbers": False, "strings_to_formulas": False, "strings_to_urls": False})
     wb.structure_password = req.password
     fm = Formats(wb)
     year = req.year or form.period_default
@@ -261,7 +232,7 @@ def build_template(form: Form, req: TemplateRequest) -> bytes:
     wb.set_properties({"title": form.title, "subject": f"{form.id} {form.version}", "author": "toolkit",
                        "comments": "由统计报表模板工具生成。请只在白色（浅黄色）格子中填写，不要增删行列或改动表名。"})
     for k, v in ident.items():
-        wb.set_custom_property(PROPERTY_PREFIX + k, v, "text")
+        wb.set_custom_property(PROPERTY_PREFIX + k, v[:PROPERTY_LIMIT], "text")
 
     lists_sheet: Worksheet | None = None
     list_sources: dict[str, str] = {}
@@ -378,12 +349,20 @@ def _write_fill_sheet(ws: Worksheet, sl: SheetLayout, sp: _SheetPlan, plan: Temp
                 else:
                     _write_value(ws, row, col, values.get(code), fm.value(ind.spec))
                     ws.data_validation(row, col, row, col, _validation(ind.spec, _short_label(ind), _cell(row, col), list_sources.get(code)))
-            check_cell = (row, sl.last_col)
-            if check_cell in sp.checks:
-                formula, insts = sp.checks[check_cell]
-                ws.write_formula(row, sl.last_col, formula, fm.check, cache.check_text(insts))
+            first = sl.check_first[t.id]
+            if first < sl.last_col:
+                ws.merge_range(row, first, row, sl.last_col, "", fm.check)
+            if (row, first) in sp.checks:
+                formula, insts = sp.checks[(row, first)]
+                ws.write_formula(row, first, formula, fm.check, cache.check_text(insts))
             else:
-                ws.write_blank(row, sl.last_col, None, fm.check)
+                ws.write_blank(row, first, None, fm.check)
+    for t in sl.tables:
+        _, _, data_top, data_bottom = sl.table_frames[t.id]
+        first = sl.check_first[t.id]
+        ref = f"{a1(data_top, first)}"
+        ws.conditional_format(data_top, first, data_bottom, first, {
+            "type": "formula", "criteria": f'=AND(LEN({ref})>0,{ref}<>"{PASS_MARK}")', "format": fm.check_failed})
     for (row, col), (ecf, wcf) in sp.highlights.items():
         if ecf:
             ws.conditional_format(row, col, row, col, {"type": "formula", "criteria": ecf, "format": fm.error, "stop_if_true": True})

@@ -23,8 +23,8 @@ from .checks import evaluate_instance, with_computed
 from .identity import Identity
 from .issues import Issue
 from .layout import IDENTITY_SHEET, Layout, a1, layout_of
-from .package import Rejected
-from .reader import RawWorkbook, open_workbook, scan
+from .package import Rejected, formula_text
+from .reader import RawWorkbook, open_workbook
 from .registry import Registry
 from .schema import Field, Form, ValueSpec
 
@@ -104,25 +104,39 @@ def check_file(path: str | Path, registry: Registry | None = None) -> Result:
 def _validate(raw: RawWorkbook, form: Form, result: Result) -> None:
     lay = layout_of(form)
     _verify_sheets(raw, lay, result)
-    scan(raw, [s.name for s in lay.sheets])
     _verify_texts(raw, lay)
     _package_warnings(raw, lay, result)
     numbers: dict[str, float | None] = {}
     cached_computed: dict[str, Any] = {}
+    from_text: set[str] = set()    # numbers read from text: a spreadsheet's SUM skips them
     for sl in lay.sheets:
         grid = raw.grid(sl.name)
         facts = raw.facts.sheets.get(sl.name)
+        special = set(facts.formulas) | set(facts.errors) if facts is not None else set()
         for code, (row, col) in sl.inputs.items():
             ind = form.indicators[code]
-            cell = f"{sl.name}!{a1(row, col)}"
-            value = _cell(grid, row, col)
+            value = grid[row][col] if row < len(grid) and col < len(grid[row]) else ""
             if ind.computed:
-                cached_computed[code] = (value, cell)
+                cached_computed[code] = (value, lay.cells[code].address)
                 continue
+            spec = ind.spec
+            # the common case — a plain number within bounds — needs no further thought
+            if type(value) is float and (row, col) not in special and 0 <= value < ABSURD and spec.min is None and spec.max is None \
+                    and (value.is_integer() or spec.type == "decimal" and round(value, spec.places) == value):
+                numbers[code] = value
+                result.values[code] = int(value) if spec.type == "integer" else value
+                continue
+            if value == "" and (row, col) not in special and not spec.required:
+                numbers[code] = None
+                result.values[code] = None
+                continue
+            cell = lay.cells[code].address
             value = _take_formula(value, facts, row, col, ind.label, code, cell, result)
-            typed = parse_value(value, ind.spec, ind.label, code, cell, result)
+            typed = parse_value(value, spec, ind.label, code, cell, result)
             numbers[code] = typed
-            result.values[code] = _json_value(typed, ind.spec)
+            if isinstance(value, str) and typed is not None:
+                from_text.add(code)
+            result.values[code] = _json_value(typed, spec)
         for f in form.header:
             if f.code in sl.fields:
                 row, col, _ = sl.fields[f.code]
@@ -130,12 +144,21 @@ def _validate(raw: RawWorkbook, form: Form, result: Result) -> None:
                 value = _take_formula(_cell(grid, row, col), facts, row, col, f.label, f.code, cell, result)
                 typed = parse_value(value, f.spec, f.label, f.code, cell, result)
                 result.values[f.code] = _json_value(typed, f.spec)
+                _check_prefill(raw, f, typed, cell, result)
     values = with_computed(form, numbers)
+    as_shown: dict[str, float | None] | None = None
     for code, (cached, cell) in cached_computed.items():
         ind = form.indicators[code]
         want = values[code]
         result.values[code] = _json_value(want, ind.spec)
         if isinstance(cached, (int, float)) and not isinstance(cached, bool) and want is not None and abs(cached - want) > 1e-6:
+            if from_text:
+                # the program computed without the numbers stored as text (already warned about)
+                if as_shown is None:
+                    as_shown = with_computed(form, {**numbers, **{c: None for c in from_text}})
+                shown = as_shown.get(code)
+                if shown is not None and abs(cached - shown) <= 1e-6:
+                    continue
             result.issues.append(Issue("computed_mismatch", "error", {"label": ind.label, "raw": rx.format_number(cached), "value": rx.format_number(want)}, code=code, cell=cell))
     for inst in form.instances:
         res = evaluate_instance(form, inst, values)
@@ -145,6 +168,21 @@ def _validate(raw: RawWorkbook, form: Form, result: Result) -> None:
             code = left_codes[0] if left_codes else None
             result.issues.append(Issue("rule", inst.severity, {"message": res.message("zh"), "message_en": res.message("en"), "cells": cells},
                                        code=code, cell=lay.cells[code].address if code in lay.cells else None, rule=inst.id))
+
+
+_PREFILL_IDENTITY = {"agency.code": "agency_code", "agency.name": "agency_name", "agency.group": "agency_group", "period": "period"}
+
+
+def _check_prefill(raw: RawWorkbook, f: Field, typed: Any, cell: str, result: Result) -> None:
+    """A prefilled (locked) header field must still say what the identity says: who reports."""
+    attr = _PREFILL_IDENTITY.get(f.prefill or "")
+    want = getattr(raw.identity, attr, "") if attr else ""
+    if not want or typed is None:
+        return
+    got = _norm(typed if not isinstance(typed, (dt.date, dt.datetime)) else typed.isoformat()[:10])
+    if got != _norm(want):
+        result.issues.append(Issue("prefill_altered", "error", {"label": f.label, "raw": got[:40], "value": want},
+                                   code=f.code, cell=cell))
 
 
 def _cell(grid: list[list[Any]], row: int, col: int) -> Any:
@@ -187,12 +225,15 @@ def _verify_texts(raw: RawWorkbook, lay: Layout) -> None:
         grid = raw.grid(sl.name)
         diffs: list[tuple[int, int, str, str]] = []
         for t in sl.texts:
-            found = _norm(_cell(grid, t.row, t.col))
+            value = grid[t.row][t.col] if t.row < len(grid) and t.col < len(grid[t.row]) else ""
+            if value == t.text:
+                continue
+            found = _norm(value)
             if found != t.text.strip():
                 diffs.append((t.row, t.col, t.text, found))
         if diffs:
             row, col, want, got = diffs[0]
-            shifted = _find_label(grid, want)
+            shifted = _find_label(grid, want, row)
             hint_zh = f"（该标签现在在第 {shifted + 1} 行，可能插入或删除了行）" if shifted is not None and shifted != row else ""
             hint_en = f" (that label is now on row {shifted + 1}: rows inserted or deleted?)" if shifted is not None and shifted != row else ""
             more = f"，另有 {len(diffs) - 1} 处不同" if len(diffs) > 1 else ""
@@ -202,8 +243,12 @@ def _verify_texts(raw: RawWorkbook, lay: Layout) -> None:
         merged = raw.merged.get(sl.name) or []
         inputs = set(sl.inputs.values())
         for (r0, c0), (r1, c1) in merged:
-            if (r1 - r0 + 1) * (c1 - c0 + 1) > 1:
-                covered = [(r, c) for (r, c) in inputs if r0 <= r <= r1 and c0 <= c <= c1]
+            area = (r1 - r0 + 1) * (c1 - c0 + 1)
+            if area > 1:
+                if area <= 4 * len(inputs):
+                    covered = [(r, c) for r in range(r0, r1 + 1) for c in range(c0, c1 + 1) if (r, c) in inputs]
+                else:
+                    covered = sorted((r, c) for (r, c) in inputs if r0 <= r <= r1 and c0 <= c <= c1)
                 if covered:
                     r, c = covered[0]
                     raise Rejected(f"「{sl.name}」{a1(r0, c0)}:{a1(r1, c1)} 被合并，覆盖了填报格子 {a1(r, c)}",
@@ -215,11 +260,10 @@ def _verify_texts(raw: RawWorkbook, lay: Layout) -> None:
                                f"the reporting period on {sl.name} was altered (expected {period}, found {found!r})")
 
 
-def _find_label(grid: list[list[Any]], text: str) -> int | None:
-    for r, row in enumerate(grid[:2000]):
-        if row and _norm(row[0]) == text.strip():
-            return r
-    return None
+def _find_label(grid: list[list[Any]], text: str, near: int = 0) -> int | None:
+    """The row holding ``text`` in column A closest to ``near`` (a title may repeat further up)."""
+    rows = [r for r, row in enumerate(grid[:2000]) if row and _norm(row[0]) == text.strip()]
+    return min(rows, key=lambda r: abs(r - near)) if rows else None
 
 
 def _package_warnings(raw: RawWorkbook, lay: Layout, result: Result) -> None:
@@ -242,8 +286,9 @@ def _take_formula(value: Any, facts: Any, row: int, col: int, label: str, code: 
     if facts is None:
         return value
     err = facts.errors.get((row, col))
-    formula = facts.formulas.get((row, col))
-    if formula is not None:
+    raw_formula = facts.formulas.get((row, col))
+    if raw_formula is not None:
+        formula = formula_text(raw_formula)
         shown = ("=" + formula)[:80]
         if _EXTERNAL.search(formula):
             result.issues.append(Issue("formula_external", "error", {"label": label, "formula": shown}, code=code, cell=cell))
