@@ -144,7 +144,8 @@ def test_edited_column_heading(file_b, folder):
 
 
 def test_edited_period(file_a, folder):
-    r = rejected(F.set_text(file_a, SHEET_A, "A2", "（2018年度）", dst=folder / "a_period.xlsx"))
+    period_cell = a1(layout_of(F.form_a()).sheets[0].period_row, 0)
+    r = rejected(F.set_text(file_a, SHEET_A, period_cell, "（2018年度）", dst=folder / "a_period.xlsx"))
     assert "2017" in r.reason("en") and "2018" in r.reason("en")
     assert "报告期" in r.reason("zh")
 
@@ -195,7 +196,7 @@ def test_one_identity_copy_is_enough(file_a, folder, keep):
     assert r.values["A1_1"] == 100
 
 
-def test_identity_sheet_dropped_by_zip_editing_keeps_properties(file_a, folder):
+def test_properties_part_dropped_from_the_package_keeps_the_sheet_copy(file_a, folder):
     path = F.drop_part(file_a, "docProps/custom.xml", dst=folder / "a_noprops_zip.xlsx")
     r = check_file(path)
     assert r.status == "valid"

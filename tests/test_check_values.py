@@ -317,3 +317,13 @@ def test_every_problem_is_reported_at_once(folder):
     assert r.values["A6"] is None and r.values["A9_3"] == 12 and r.values["A1_1"] is None
     cells = [i.cell for i in r.issues if i.kind != "rule"]
     assert all(c and c.startswith(f"{SHEET_A}!") for c in cells)
+
+
+@pytest.mark.parametrize("stored", [1.1 * 10, 11.000000000000002, 10.999999999999998])
+def test_binary_rounding_of_a_whole_number_is_not_a_fraction(src_a, folder, stored):
+    """Excel stores =1.1*10 as 11.000000000000002; that is 11, not 'a decimal in an integer cell'."""
+    form = F.form_a()
+    path = F.set_cell(src_a, SHEET_A, F.ref(form, "A6"), value=stored, dst=folder / f"a_round_{next(_counter)}.xlsx")
+    r = check_file(path)
+    assert r.status == "valid", [(i.kind, i.message("en")) for i in r.issues]
+    assert r.values["A6"] == 11 and type(r.values["A6"]) is int

@@ -25,6 +25,10 @@ class ToolkitGroup(click.Group):
         except schema_mod.SchemaError as e:
             click.echo(f"error: {e}", err=True)
             ctx.exit(1)
+        except OSError as e:
+            where = f"{e.filename}: " if getattr(e, "filename", None) else ""
+            click.echo(f"error: {where}{e.strerror or e}", err=True)
+            ctx.exit(1)
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             ctx.exit(130)

@@ -54,6 +54,7 @@ def unique_names(stems: list[str], suffix: str) -> list[str]:
 def write_atomic(path: str | Path, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file and a rename."""
     target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name[:40]}.", suffix=".part", dir=str(target.parent))
     try:
         with os.fdopen(fd, "wb") as fh:

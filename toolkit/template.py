@@ -27,7 +27,7 @@ from . import rules as rx
 from .checks import RuleResult, run_rules
 from .files import neutralise, safe_stem, unique_names, write_atomic, write_text_atomic
 from .identity import IDENTITY_FORMAT, PROPERTY_LIMIT, PROPERTY_PREFIX, Identity
-from .layout import (a1, CHECK_HEADING, CHECKS_COLUMNS, CHECKS_FIRST_ROW, CHECKS_SHEET, IDENTITY_SHEET,
+from .layout import (a1, col_letter, CHECK_HEADING, CHECKS_COLUMNS, CHECKS_FIRST_ROW, CHECKS_SHEET, IDENTITY_SHEET,
                      INSTRUCTIONS_SHEET, LISTS_SHEET, NOT_APPLICABLE_MARK, PASS_MARK, Layout,
                      SheetLayout, layout_of, message_template)
 from .roster import Agency
@@ -50,7 +50,11 @@ def generate_password(length: int = 10) -> str:
 class _SheetPlan:
     formulas: dict[tuple[int, int], tuple[str, str]] = field(default_factory=dict)            # computed cell → (formula, code)
     checks: dict[tuple[int, int], tuple[str, list[RuleInstance]]] = field(default_factory=dict)  # check column
-    highlights: dict[tuple[int, int], tuple[str | None, str | None]] = field(default_factory=dict)  # cell → (error cf, warning cf)
+    # conditional formats turning the cells of a failing rule red (error) or yellow (warning):
+    # one per rule instance, over all the cells it reads on this sheet (severity, cells, criteria)
+    highlights: list[tuple[str, list[tuple[int, int]], str]] = field(default_factory=list)
+    # data validations, one per group of cells that accept the same values: (cells, options)
+    validations: list[tuple[list[tuple[int, int]], dict[str, Any]]] = field(default_factory=list)
     status: str = ""
 
 
@@ -97,6 +101,13 @@ class TemplatePlan:
         self.form = form
         self.layout: Layout = layout_of(form)
         self.blank = Cached.of(form, {})
+        # choice lists too long for an inline validation live on a hidden sheet, one column each
+        self.long_lists: list[ValueSpec] = []
+        for _, spec in _all_specs(form):
+            if spec.type == "choice" and sum(len(x) + 1 for x in spec.choices) > INLINE_LIST_LIMIT and spec not in self.long_lists:
+                self.long_lists.append(spec)
+        self.list_sources = {spec: f"={LISTS_SHEET}!${col_letter(j)}$2:${col_letter(j)}${len(spec.choices) + 1}"
+                             for j, spec in enumerate(self.long_lists)}
         self.check_rows = [(self.layout.check_rows[inst.id], inst, "=" + self.layout.rule_formulas(inst, "zh", CHECKS_SHEET))
                            for inst in form.instances]
         self.sheets = [self._plan_sheet(s) for s in self.layout.sheets]
@@ -107,17 +118,31 @@ class TemplatePlan:
     def _plan_sheet(self, sl: SheetLayout) -> _SheetPlan:
         plan = _SheetPlan()
         form, lay = self.form, self.layout
+        groups: dict[tuple[ValueSpec, str], list[tuple[int, int]]] = {}
         for code, (row, col) in sl.inputs.items():
             ind = form.indicators[code]
             if ind.computed:
                 plan.formulas[(row, col)] = ("=" + lay.formula(form.computed[code], sl.name), code)
-            insts = lay.instances_by_input.get(code, [])
-            errs = [i for i in insts if i.severity == "error"]
-            warns = [i for i in insts if i.severity == "warning"]
-            ecf = "=OR(" + ",".join(f"NOT({self._pass_ref(i, sl.name)})" for i in errs) + ")" if errs else None
-            wcf = "=OR(" + ",".join(f"NOT({self._pass_ref(i, sl.name)})" for i in warns) + ")" if warns else None
-            if ecf or wcf:
-                plan.highlights[(row, col)] = (ecf, wcf)
+            else:
+                title = form.table(ind.table).rows[ind.row].label
+                groups.setdefault((ind.spec, title), []).append((row, col))
+        for f in form.header:
+            if f.code in sl.fields and not (f.locked and f.prefill):
+                row, col, _ = sl.fields[f.code]
+                groups.setdefault((f.spec, f.label), []).append((row, col))
+        for (spec, title), cells in groups.items():
+            cells.sort()
+            opts = _validation(spec, title, a1(*cells[0]), self.list_sources.get(spec))
+            if len(cells) > 1:
+                opts["multi_range"] = " ".join(a1(r, c) for r, c in cells)
+            plan.validations.append((cells, opts))
+        for severity in ("error", "warning"):
+            for inst in form.instances:
+                if inst.severity != severity:
+                    continue
+                cells = sorted((lay.cells[c].row, lay.cells[c].col) for c in inst.reads if lay.cells[c].sheet == sl.name)
+                if cells:
+                    plan.highlights.append((severity, cells, f"=NOT({self._pass_ref(inst, sl.name)})"))
         for (row, col), insts in sl.checks.items():
             passes = [self._pass_ref(i, sl.name) for i in insts]
             results = [lay.check_result_ref(i, sl.name) for i in insts]
@@ -234,21 +259,14 @@ def build_template(form: Form, req: TemplateRequest) -> bytes:
     for k, v in ident.items():
         wb.set_custom_property(PROPERTY_PREFIX + k, v[:PROPERTY_LIMIT], "text")
 
-    lists_sheet: Worksheet | None = None
-    list_sources: dict[str, str] = {}
-    long_lists = [(c, s) for c, s in _all_specs(form) if s.type == "choice" and sum(len(x) + 1 for x in s.choices) > INLINE_LIST_LIMIT]
-
     sheets: list[tuple[SheetLayout, Worksheet]] = [(sl, wb.add_worksheet(sl.name)) for sl in lay.sheets]
     checks_ws = wb.add_worksheet(CHECKS_SHEET)
     instr_ws = wb.add_worksheet(INSTRUCTIONS_SHEET)
-    if long_lists:
+    if plan.long_lists:
         lists_sheet = wb.add_worksheet(LISTS_SHEET)
-        for j, (code, spec) in enumerate(long_lists):
-            lists_sheet.write_string(0, j, code)
+        for j, spec in enumerate(plan.long_lists):
             for i, choice in enumerate(spec.choices):
                 lists_sheet.write_string(i + 1, j, choice)
-            col = chr(65 + j) if j < 26 else None
-            list_sources[code] = f"={LISTS_SHEET}!${col}$2:${col}${len(spec.choices) + 1}"
         lists_sheet.hide()
         lists_sheet.protect(req.password)
     id_ws = wb.add_worksheet(IDENTITY_SHEET)
@@ -256,7 +274,7 @@ def build_template(form: Form, req: TemplateRequest) -> bytes:
     prefill = {"agency.code": ident.agency_code, "agency.name": ident.agency_name,
                "agency.group": ident.agency_group, "period": ident.period}
     for (sl, ws), sp in zip(sheets, plan.sheets):
-        _write_fill_sheet(ws, sl, sp, plan, cache, values, fm, period_text, prefill, list_sources, req.password)
+        _write_fill_sheet(ws, sl, sp, plan, cache, values, fm, period_text, prefill, req.password)
     _write_checks_sheet(checks_ws, plan, cache, fm, req.password)
     _write_instructions(instr_ws, form, plan, fm, req.password)
     for i, (k, v) in enumerate(ident.items()):
@@ -283,7 +301,7 @@ def _protect(ws: Worksheet, password: str) -> None:
 
 def _write_fill_sheet(ws: Worksheet, sl: SheetLayout, sp: _SheetPlan, plan: TemplatePlan, cache: Cached,
                       values: Mapping[str, Any], fm: Formats,
-                      period_text: str, prefill: dict[str, str], list_sources: dict[str, str], password: str) -> None:
+                      period_text: str, prefill: dict[str, str], password: str) -> None:
     form = plan.form
     for col, width in sl.widths.items():
         ws.set_column(col, col, width)
@@ -328,8 +346,6 @@ def _write_fill_sheet(ws: Worksheet, sl: SheetLayout, sp: _SheetPlan, plan: Temp
         if last > col:
             ws.merge_range(row, col, row, last, "", fmt)
         _write_value(ws, row, col, value, fmt)
-        if not locked:
-            ws.data_validation(row, col, row, col, _validation(f.spec, f.label, _cell(row, col), list_sources.get(f.code)))
     # table bodies: blocked cells for headings/skips, inputs, computed
     for t in sl.tables:
         head_top, head_bottom, data_top, data_bottom = sl.table_frames[t.id]
@@ -348,7 +364,6 @@ def _write_fill_sheet(ws: Worksheet, sl: SheetLayout, sp: _SheetPlan, plan: Temp
                     ws.write_formula(row, col, formula, fm.value(ind.spec, computed=True), cache.computed.get(code, 0.0))
                 else:
                     _write_value(ws, row, col, values.get(code), fm.value(ind.spec))
-                    ws.data_validation(row, col, row, col, _validation(ind.spec, _short_label(ind), _cell(row, col), list_sources.get(code)))
             first = sl.check_first[t.id]
             if first < sl.last_col:
                 ws.merge_range(row, first, row, sl.last_col, "", fm.check)
@@ -363,11 +378,15 @@ def _write_fill_sheet(ws: Worksheet, sl: SheetLayout, sp: _SheetPlan, plan: Temp
         ref = f"{a1(data_top, first)}"
         ws.conditional_format(data_top, first, data_bottom, first, {
             "type": "formula", "criteria": f'=AND(LEN({ref})>0,{ref}<>"{PASS_MARK}")', "format": fm.check_failed})
-    for (row, col), (ecf, wcf) in sp.highlights.items():
-        if ecf:
-            ws.conditional_format(row, col, row, col, {"type": "formula", "criteria": ecf, "format": fm.error, "stop_if_true": True})
-        if wcf:
-            ws.conditional_format(row, col, row, col, {"type": "formula", "criteria": wcf, "format": fm.warning})
+    for cells, opts in sp.validations:
+        ws.data_validation(cells[0][0], cells[0][1], cells[0][0], cells[0][1], dict(opts))
+    for severity, cells, criteria in sp.highlights:
+        opts = {"type": "formula", "criteria": criteria, "format": fm.error if severity == "error" else fm.warning}
+        if severity == "error":
+            opts["stop_if_true"] = True
+        if len(cells) > 1:
+            opts["multi_range"] = " ".join(a1(r, c) for r, c in cells)
+        ws.conditional_format(cells[0][0], cells[0][1], cells[0][0], cells[0][1], opts)
     # page set-up
     ws.set_paper(9)
     if sl.landscape:
@@ -399,15 +418,6 @@ def _write_value(ws: Worksheet, row: int, col: int, value: Any, fmt: Any) -> Non
         ws.write_datetime(row, col, value if isinstance(value, dt.datetime) else dt.datetime(value.year, value.month, value.day), fmt)
     else:
         ws.write_string(row, col, str(value), fmt)
-
-
-def _short_label(ind: Indicator) -> str:
-    return ind.label.replace("　", "").strip()
-
-
-def _cell(row: int, col: int) -> str:
-    from .layout import a1
-    return a1(row, col)
 
 
 def _write_checks_sheet(ws: Worksheet, plan: TemplatePlan, cache: Cached, fm: Formats, password: str) -> None:

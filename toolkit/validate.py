@@ -393,8 +393,10 @@ def _parse_number(value: Any, spec: ValueSpec, problem: Any) -> float | None:
         problem("absurd", raw=shown)
         return None
     if spec.type == "integer" and not float(number).is_integer():
-        problem("not_integer", raw=shown)
-        return None
+        if abs(number - round(number)) > 1e-9 * max(1.0, abs(number)):
+            problem("not_integer", raw=shown)
+            return None
+        number = float(round(number))   # 11.000000000000002, a formula's binary rounding
     if spec.type == "decimal" and round(number, spec.places) != number and abs(round(number, spec.places) - number) > 1e-9:
         problem("too_many_places", raw=shown, places=spec.places)
     lower = spec.lower
