@@ -28,6 +28,7 @@ class Identity:
     template_id: str
     generated_at: str
     toolkit_version: str
+    layout_version: str = ""
 
     def items(self) -> list[tuple[str, str]]:
         return [(k, str(v)) for k, v in asdict(self).items()]

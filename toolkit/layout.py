@@ -18,6 +18,9 @@ from typing import Iterable, Mapping
 from . import rules as rx
 from .schema import Column, Form, RuleInstance, Table
 
+# Bumped whenever a change here moves any cell: a template carries the version it was laid out
+# with, and the reader refuses another version with that reason rather than "the form was altered".
+LAYOUT_VERSION = "1"
 CHECKS_SHEET = "审核"
 INSTRUCTIONS_SHEET = "填表说明"
 IDENTITY_SHEET = "_toolkit"

@@ -170,6 +170,25 @@ class Table:
             return (Column(label=self.headings[2], key=None),)
         return tuple(leaf for c in self.columns for leaf in c.leaves())
 
+    @cached_property
+    def column_paths(self) -> dict[str, str]:
+        """Each leaf key → the column's full heading, e.g. 行政诉讼·未经复议直接起诉·总计.
+
+        A root heading over every column (申请人情况) says nothing about any one of them and is
+        left out; without the path, table 四's three 总计 columns would read alike in reports.
+        """
+        out: dict[str, str] = {}
+
+        def walk(cols: tuple[Column, ...], trail: list[str]) -> None:
+            for c in cols:
+                if c.children:
+                    span_all = len(self.columns) == 1 and c is self.columns[0]
+                    walk(c.children, trail if span_all else trail + [c.label])
+                elif c.key:
+                    out[c.key] = "·".join(trail + [c.label])
+        walk(self.columns, [])
+        return out
+
     @property
     def header_depth(self) -> int:
         return 1 if self.kind == "list" else max(c.depth for c in self.columns)
@@ -514,7 +533,7 @@ class _Builder:
                     spec = ValueSpec(**{**spec.__dict__, "computed": leaf.raw["computed"]})
                 if spec.computed:
                     spec = ValueSpec(**{**spec.__dict__, "computed": spec.computed.replace("{row}", row.code or "").replace("{col}", leaf.key or "")})
-                label = row.label if kind == "list" else f"{row.label} / {leaf.label}"
+                label = row.label if kind == "list" else f"{row.label} / {table.column_paths.get(leaf.key or '', leaf.label)}"
                 cptr = row.pointer if kind == "list" else f"{row.pointer} × {leaf.pointer}"
                 if kind == "matrix":
                     if code in self.code_at:

@@ -27,7 +27,7 @@ from . import rules as rx
 from .checks import RuleResult, run_rules
 from .files import neutralise, safe_stem, unique_names, write_atomic, write_text_atomic
 from .identity import IDENTITY_FORMAT, PROPERTY_LIMIT, PROPERTY_PREFIX, Identity
-from .layout import (a1, col_letter, CHECK_HEADING, CHECKS_COLUMNS, CHECKS_FIRST_ROW, CHECKS_SHEET, IDENTITY_SHEET,
+from .layout import (LAYOUT_VERSION, a1, col_letter, CHECK_HEADING, CHECKS_COLUMNS, CHECKS_FIRST_ROW, CHECKS_SHEET, IDENTITY_SHEET,
                      INSTRUCTIONS_SHEET, LISTS_SHEET, NOT_APPLICABLE_MARK, PASS_MARK, Layout,
                      SheetLayout, layout_of, message_template)
 from .roster import Agency
@@ -237,7 +237,7 @@ def identity_for(form: Form, req: TemplateRequest) -> Identity:
         agency_code=a.code if a else "", agency_name=a.name if a else "", agency_group=a.group if a else "",
         period=str(req.year or form.period_default or ""), template_id=req.template_id or uuid.uuid4().hex,
         generated_at=req.generated_at or dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
-        toolkit_version=__version__,
+        toolkit_version=__version__, layout_version=LAYOUT_VERSION,
     )
 
 

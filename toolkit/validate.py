@@ -22,7 +22,7 @@ from . import rules as rx
 from .checks import evaluate_instance, with_computed
 from .identity import Identity
 from .issues import Issue
-from .layout import IDENTITY_SHEET, Layout, a1, layout_of
+from .layout import IDENTITY_SHEET, LAYOUT_VERSION, Layout, a1, layout_of
 from .package import Rejected, formula_text
 from .reader import RawWorkbook, open_workbook
 from .registry import Registry
@@ -86,6 +86,10 @@ def check_file(path: str | Path, registry: Registry | None = None) -> Result:
         raw = open_workbook(p)
         result.identity = raw.identity
         form = registry.get(raw.identity.schema_id, raw.identity.schema_version)
+        if raw.identity.layout_version != LAYOUT_VERSION:
+            raise Rejected(f"模板由另一版本的工具生成（版式 {raw.identity.layout_version or '?'}，当前为 {LAYOUT_VERSION}），请使用当前下发的模板",
+                           f"the template was laid out by another toolkit version (layout {raw.identity.layout_version or '?'}, "
+                           f"this toolkit reads layout {LAYOUT_VERSION}); send the agency a current template")
         if raw.identity.schema_hash != form.content_hash:
             raise Rejected(f"模板与当前表单 {form.id} {form.version} 的定义不一致（内容校验值不同），请使用下发的最新模板",
                            f"the template was made from a different edition of {form.id} {form.version} (schema hash differs)")

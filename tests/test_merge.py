@@ -1,0 +1,651 @@
+"""Merging returns (library): what counts, the summary workbook cell by cell, duplicates, atomicity.
+
+The expected figures are worked out here, independently of toolkit.merge: every input workbook is
+re-read with openpyxl (the values its cells hold, the cached results of its formulas), the file's
+status comes from toolkit.validate.check_file, and the agencies' codes come from the file names.
+The summary is then opened with openpyxl and compared cell by cell: the totals of the 汇总· sheets,
+the 明细 rows and subtotals, 报送情况, 问题清单 and 来源.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import hashlib
+import json
+import os
+import re
+import tempfile
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+import pytest
+
+import toolkit.summary as summary_mod
+from toolkit.export import consolidation_json
+from toolkit.layout import a1, col_letter, layout_of
+from toolkit.merge import MergeError, choose_form, consolidate, merge
+from toolkit.registry import Registry
+from toolkit.roster import Agency, read_roster
+from toolkit.samples import as_inputs, header_values, random_figures
+from toolkit.schema import Form, load_form, resolve
+from toolkit.summary import summary_sheet_name, write_summary
+from toolkit.template import TemplateRequest, build_template
+from toolkit.validate import Result, check_file
+
+REPO = Path(__file__).resolve().parent.parent
+ROSTER = REPO / "workbooks" / "sample-roster.csv"
+FORM_A = "gov-info-disclosure-2017"
+FORM_B = "gov-info-disclosure-2021"
+SAMPLES = {FORM_B: REPO / "workbooks" / "returns-2021", FORM_A: REPO / "workbooks" / "returns-2017"}
+
+# the office's words for each status, as the summary shows them
+LABEL = {"valid": "通过", "warnings": "通过（有提示）", "invalid": "有错误", "rejected": "拒收",
+         "missing": "未报送", "duplicate": "重复报送（未采用）", "unknown": "不在名单"}
+DETAIL_FIRST_ROW = 4          # 1-based: title, blank, heading, then one row per workbook
+STAMP = "2024-01-05T09:00:00+00:00"
+
+
+# ---------------------------------------------------------------------------- helpers
+
+@functools.lru_cache(maxsize=None)
+def form_of(form_id: str) -> Form:
+    return load_form(resolve(form_id))
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def numeric_codes(form: Form) -> list[str]:
+    return [code for code, ind in form.indicators.items() if ind.spec.numeric]
+
+
+def date_field(form: Form) -> str:
+    return next(f.code for f in form.header if f.spec.type == "date")
+
+
+def make_return(form: Form, folder: Path, name: str, agency: Agency | None, seed: Any = 0,
+                fill_date: dt.date | None = None, values: dict[str, Any] | None = None) -> Path:
+    """A filled workbook as an agency sends it back (figures consistent with the form's rules)."""
+    figures = random_figures(form, seed=seed) if values is None else values
+    header = header_values(form, seed=seed)
+    if fill_date is not None:
+        header[date_field(form)] = fill_date
+    req = TemplateRequest(agency=agency, password="pw", template_id=f"t-{name}", generated_at=STAMP,
+                          values={**as_inputs(form, figures), **header})
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_bytes(build_template(form, req))
+    return path
+
+
+def is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+@dataclass
+class Read:
+    """One input workbook as openpyxl and check_file see it."""
+    path: Path
+    code: str                       # from the file name: CODE_名称.xlsx
+    name: str                       # from the file name
+    result: Result
+    values: dict[str, Any]          # numeric indicator → what its cell holds (formula cells: cached result)
+    fill_date: dt.date | None
+
+
+@functools.lru_cache(maxsize=None)
+def read_return(form_id: str, path: Path) -> Read:
+    form = form_of(form_id)
+    lay = layout_of(form)
+    result = check_file(path, Registry())
+    values: dict[str, Any] = {}
+    fill_date = None
+    if result.status != "rejected":
+        wb = openpyxl.load_workbook(path, data_only=True)
+        for code in numeric_codes(form):
+            cell = lay.cells[code]
+            values[code] = wb[cell.sheet].cell(cell.row + 1, cell.col + 1).value
+        fc = lay.field_cells[date_field(form)]
+        v = wb[fc.sheet].cell(fc.row + 1, fc.col + 1).value
+        fill_date = v.date() if isinstance(v, dt.datetime) else v
+        wb.close()
+    stem = path.stem.replace("（更正）", "")
+    code, _, name = stem.partition("_")
+    return Read(path=path, code=code, name=name, result=result, values=values, fill_date=fill_date)
+
+
+@dataclass
+class Expected:
+    reads: dict[str, Read]          # by file name
+    status: dict[str, str]          # file name → status key
+    used: dict[str, bool]
+    totals: dict[str, float]
+    missing: list[Agency]
+    roster: list[Agency] | None
+
+    def counts(self) -> dict[str, int]:
+        c = Counter(self.status.values())
+        c["missing"] = len(self.missing)
+        return {k: c.get(k, 0) for k in LABEL}
+
+    def group_of(self, name: str) -> str:
+        rd = self.reads[name]
+        by_code = {a.code: a for a in self.roster or ()}
+        if rd.code in by_code:
+            return by_code[rd.code].group
+        ident = rd.result.identity
+        return ident.agency_group if ident else ""
+
+
+def expected(form_id: str, files: list[Path], roster: list[Agency] | None, include_invalid: bool = False) -> Expected:
+    """What a merge of ``files`` must give, worked out from the files themselves."""
+    form = form_of(form_id)
+    reads = {p.name: read_return(form_id, p) for p in files}
+    by_code = {a.code: a for a in roster} if roster is not None else None
+    status: dict[str, str] = {}
+    for name, rd in reads.items():
+        r = rd.result
+        if r.status == "rejected":
+            status[name] = "rejected"
+        elif by_code is not None and rd.code not in by_code:
+            status[name] = "unknown"
+        elif r.status == "invalid":
+            status[name] = "invalid"
+        else:
+            status[name] = "warnings" if r.warnings else "valid"
+    # one agency twice: the later 填报日期 wins, then the later file time
+    same: dict[str, list[str]] = {}
+    for name in reads:
+        if status[name] in ("valid", "warnings", "invalid"):
+            same.setdefault(reads[name].code, []).append(name)
+    for names in same.values():
+        if len(names) > 1:
+            winner = max(names, key=lambda n: (reads[n].fill_date or dt.date.min, reads[n].path.stat().st_mtime))
+            for n in names:
+                if n != winner:
+                    status[n] = "duplicate"
+    used = {n: st in ("valid", "warnings") or (include_invalid and st == "invalid") for n, st in status.items()}
+    totals = {code: 0.0 for code in numeric_codes(form)}
+    for n, u in used.items():
+        if u:
+            for code, v in reads[n].values.items():
+                if is_number(v):
+                    totals[code] += v
+    arrived = {rd.code for rd in reads.values()}
+    missing = [a for a in roster if a.code not in arrived] if roster is not None else []
+    return Expected(reads=reads, status=status, used=used, totals=totals, missing=missing, roster=roster)
+
+
+def close(a: Any, b: Any) -> bool:
+    if is_number(a) and is_number(b):
+        return abs(a - b) <= 1e-6 * max(1.0, abs(b))
+    return a == b
+
+
+def sheet_rows(ws: Any, first: int) -> list[tuple[Any, ...]]:
+    """Rows from ``first`` (1-based) down to the first row with nothing in column A."""
+    out = []
+    for row in ws.iter_rows(min_row=first, values_only=True):
+        if row[0] in (None, ""):
+            break
+        out.append(row)
+    return out
+
+
+def text(v: Any) -> str:
+    return "" if v is None else str(v)
+
+
+def detail_columns(ws: Any) -> dict[str, int]:
+    """明细's indicator columns (0-based) from its heading row: 'CODE\\nlabel'."""
+    head = next(ws.iter_rows(min_row=DETAIL_FIRST_ROW - 1, max_row=DETAIL_FIRST_ROW - 1, values_only=True))
+    return {str(h).split("\n")[0]: j for j, h in enumerate(head) if h and "\n" in str(h)}
+
+
+# ---------------------------------------------------------------------------- the bundled samples
+
+@dataclass
+class Sample:
+    form_id: str
+    folder: Path
+    files: list[Path]
+    hashes_before: dict[Path, tuple[str, float]]
+    hashes_after: dict[Path, tuple[str, float]]
+    c: Any
+    exp: Expected
+    path: Path
+    values: Any        # openpyxl, data_only: the cached values
+    formulas: Any      # openpyxl: the formulas
+
+
+def fingerprint(files: list[Path]) -> dict[Path, tuple[str, float]]:
+    return {p: (sha256(p), p.stat().st_mtime) for p in files}
+
+
+@pytest.fixture(scope="module", params=[FORM_B, FORM_A])
+def sample(request, tmp_path_factory) -> Sample:
+    form_id = request.param
+    folder = SAMPLES[form_id]
+    files = sorted(folder.glob("*.xlsx"))
+    before = fingerprint(files)
+    roster = read_roster(ROSTER)
+    c = merge([str(folder)], roster=roster)
+    out = tmp_path_factory.mktemp("summary") / f"summary-{form_id}.xlsx"
+    write_summary(c, out)
+    after = fingerprint(files)
+    return Sample(form_id, folder, files, before, after, c, expected(form_id, files, roster), out,
+                  openpyxl.load_workbook(out, data_only=True), openpyxl.load_workbook(out))
+
+
+def test_sample_returns_are_what_make_samples_says(sample):
+    """The cases the samples were made for: one invalid (无), one rejected, one duplicate, one stranger."""
+    st = sample.exp.status
+    assert st["D002_市经济和信息化局.xlsx"] == "invalid"
+    assert st["D004_市科学技术局.xlsx"] == "rejected"
+    assert st["D005_市公安局.xlsx"] == "duplicate"
+    assert st["D005_市公安局（更正）.xlsx"] == "valid"
+    assert st["X901_市某某服务中心.xlsx"] == "unknown"
+    if sample.form_id == FORM_B:
+        assert st["D003_市教育局.xlsx"] == "invalid"     # an accounting identity broken
+    assert sample.exp.reads["D005_市公安局（更正）.xlsx"].fill_date > sample.exp.reads["D005_市公安局.xlsx"].fill_date
+    # what the merge decided, file by file, is what was worked out here
+    got = {Path(s.result.file).name: (s.status, s.used) for s in sample.c.submissions}
+    assert got == {n: (st[n], sample.exp.used[n]) for n in st}
+    assert len(sample.c.used) == {FORM_B: 37, FORM_A: 11}[sample.form_id]
+    assert sample.c.counts() == sample.exp.counts()
+    assert [a.code for a in sample.c.missing] == [a.code for a in sample.exp.missing]
+
+
+def test_every_total_cell(sample):
+    form = form_of(sample.form_id)
+    lay = layout_of(form)
+    detail = detail_columns(sample.values["明细"])
+    last_row = DETAIL_FIRST_ROW + len(sample.files) - 1
+    checked = 0
+    for code in numeric_codes(form):
+        cell = lay.cells[code]
+        sheet = summary_sheet_name(cell.sheet)
+        got = sample.values[sheet].cell(cell.row + 1, cell.col + 1).value
+        assert is_number(got) and close(got, sample.exp.totals[code]), f"{sheet}!{a1(cell.row, cell.col)} {code}: {got} ≠ {sample.exp.totals[code]}"
+        formula = sample.formulas[sheet].cell(cell.row + 1, cell.col + 1).value
+        assert isinstance(formula, str) and formula.startswith("="), (code, formula)
+        if code not in form.computed:
+            # a SUMIFS over this indicator's own column of 明细, rows of every workbook, 计入汇总 = 是
+            col = col_letter(detail[code])
+            assert formula == (f"=SUMIFS('明细'!${col}${DETAIL_FIRST_ROW}:${col}${last_row},"
+                               f"'明细'!$E${DETAIL_FIRST_ROW}:$E${last_row},\"是\")"), (code, formula)
+        checked += 1
+    assert checked == len(numeric_codes(form)) > 40
+    # the totals the library returns are the same numbers
+    for code, want in sample.exp.totals.items():
+        assert close(sample.c.totals[code], want), code
+    # the line under the title says how many were counted
+    scope = sample.values[summary_sheet_name(lay.sheets[0].name)].cell(lay.sheets[0].period_row + 1, 1).value
+    assert scope == f"汇总 {len(sample.c.used)} 个单位（名单共 54 个，未报送 {len(sample.exp.missing)} 个）"
+
+
+def test_detail_rows(sample):
+    form = form_of(sample.form_id)
+    ws = sample.values["明细"]
+    cols = detail_columns(ws)
+    assert set(cols) == set(numeric_codes(form))
+    rows = sheet_rows(ws, DETAIL_FIRST_ROW)
+    assert len(rows) == len(sample.files)                     # one row per workbook received
+    assert sorted(r[5] for r in rows) == sorted(p.name for p in sample.files)
+    heading = next(ws.iter_rows(min_row=DETAIL_FIRST_ROW - 1, max_row=DETAIL_FIRST_ROW - 1, values_only=True))
+    date_col = heading.index(next(f.label for f in form.header if f.spec.type == "date"))
+    for row in rows:
+        name = row[5]
+        rd = sample.exp.reads[name]
+        st = sample.exp.status[name]
+        assert row[0] == rd.code
+        assert row[1] == rd.name
+        assert text(row[2]) == sample.exp.group_of(name)
+        assert row[3] == LABEL[st], name
+        assert row[4] == ("是" if sample.exp.used[name] else "否"), name
+        if st == "rejected":
+            assert all(row[j] is None for j in cols.values()), name
+            continue
+        assert row[date_col] == rd.fill_date.isoformat()
+        for code, j in cols.items():
+            want = rd.values[code]
+            if is_number(want):
+                assert close(row[j], want), (name, code, row[j], want)
+            else:                                               # blank, or 无 in a number cell: left empty
+                assert row[j] is None, (name, code, row[j], want)
+
+
+def test_detail_subtotals(sample):
+    ws = sample.values["明细"]
+    cols = detail_columns(ws)
+    below = list(ws.iter_rows(min_row=DETAIL_FIRST_ROW + len(sample.files) + 1, values_only=True))
+    lines = {r[1]: r for r in below if r[1]}
+    groups = list(dict.fromkeys(g for n in sorted(sample.exp.status) if (g := sample.exp.group_of(n))))
+    assert list(lines) == [f"小计：{g}" for g in groups] + ["合计（计入汇总）"]
+    for g in groups:
+        for code, j in cols.items():
+            want = sum(v for n, u in sample.exp.used.items() if u and sample.exp.group_of(n) == g
+                       if is_number(v := sample.exp.reads[n].values[code]))
+            assert close(lines[f"小计：{g}"][j], want), (g, code)
+    for code, j in cols.items():
+        assert close(lines["合计（计入汇总）"][j], sample.exp.totals[code]), code
+
+
+def test_status_sheet(sample):
+    ws = sample.values["报送情况"]
+    rows = list(ws.iter_rows(min_row=1, values_only=True))
+    assert rows[1][:2] == ("名单单位数", 54)
+    counts = {r[0]: r[1] for r in rows[2:2 + len(LABEL)]}
+    assert counts == {LABEL[k]: n for k, n in sample.exp.counts().items()}
+    head = next(i for i, r in enumerate(rows) if r[0] == "单位代码")
+    assert rows[head][:8] == ("单位代码", "单位名称", "分组", "状态", "文件", "错误数", "提示数", "说明")
+    listed = sheet_rows(ws, head + 2)
+    sent = [r for r in listed if r[4]]
+    unsent = [r for r in listed if not r[4]]
+    assert len(sent) == len(sample.files)
+    for r in sent:
+        name = r[4]
+        rd, st = sample.exp.reads[name], sample.exp.status[name]
+        assert (r[0], r[1], text(r[2]), r[3]) == (rd.code, rd.name, sample.exp.group_of(name), LABEL[st]), name
+        assert r[5] == len(rd.result.errors) + (st == "rejected")
+        assert r[6] == len(rd.result.warnings)
+    # every roster agency that sent nothing, in roster order, as 未报送
+    assert [(r[0], r[1], text(r[2]), r[3]) for r in unsent] == [(a.code, a.name, a.group, "未报送") for a in sample.exp.missing]
+    assert len(unsent) == {FORM_B: 14, FORM_A: 41}[sample.form_id]
+    notes = {r[4]: text(r[7]) for r in sent}
+    assert "（更正）" in notes["D005_市公安局.xlsx"]                       # names the file that superseded it
+    assert "D005_市公安局.xlsx" in notes["D005_市公安局（更正）.xlsx"]        # and the other way round
+    assert "不在名单" in notes["X901_市某某服务中心.xlsx"]
+    assert "未计入汇总" in notes["D002_市经济和信息化局.xlsx"]
+
+
+def test_issue_list(sample):
+    ws = sample.values["问题清单"]
+    assert next(ws.iter_rows(min_row=2, max_row=2, values_only=True))[:7] == ("单位代码", "单位名称", "文件", "位置", "级别", "说明", "规则")
+    got = Counter((r[0], r[2], text(r[3]), r[4], r[5], text(r[6])) for r in sheet_rows(ws, 3))
+    want: Counter = Counter()
+    for name, rd in sample.exp.reads.items():
+        r = rd.result
+        if r.status == "rejected":
+            want[(rd.code, name, "", "拒收", r.reason("zh"), "")] += 1
+        for i in r.issues:
+            want[(rd.code, name, i.cell or "", "错误" if i.severity == "error" else "提示", i.message("zh"), i.rule or "")] += 1
+    assert got == want
+    assert sum(got.values()) == sum(len(rd.result.issues) + (rd.result.status == "rejected") for rd in sample.exp.reads.values())
+    # the 无 is named at its cell
+    assert any(k[1] == "D002_市经济和信息化局.xlsx" and "无" in k[4] and k[2] for k in got)
+
+
+def test_sources(sample):
+    ws = sample.values["来源"]
+    rows = sheet_rows(ws, 3)
+    assert len(rows) == len(sample.files)
+    form = form_of(sample.form_id)
+    for r in rows:
+        path = Path(r[0])
+        assert path.parent == sample.folder
+        assert r[1] == sha256(path) == sample.hashes_before[path][0]
+        assert r[2] == path.stat().st_size
+        st = sample.exp.status[path.name]
+        assert (r[4], r[5]) == (form.id, form.version)
+        assert (r[7], r[8], r[9]) == (sample.exp.reads[path.name].code, LABEL[st], "是" if sample.exp.used[path.name] else "否")
+
+
+def test_inputs_never_modified(sample):
+    assert sample.hashes_after == sample.hashes_before
+
+
+def test_sheets_of_the_summary(sample):
+    lay = layout_of(form_of(sample.form_id))
+    assert sample.values.sheetnames == [summary_sheet_name(s.name) for s in lay.sheets] + ["明细", "报送情况", "问题清单", "来源"]
+
+
+# ---------------------------------------------------------------------------- synthetic cases
+
+AGENCIES = [Agency("D001", "市发展和改革局", "政府部门"), Agency("D002", "市经济和信息化局", "政府部门"),
+            Agency("T001", "阳明街道", "乡镇街道")]
+
+
+def totals_of(form: Form, paths: list[Path]) -> dict[str, float]:
+    """Sum of the cells of ``paths`` per numeric indicator (openpyxl)."""
+    out = {code: 0.0 for code in numeric_codes(form)}
+    for p in paths:
+        for code, v in read_return(form.id, p).values.items():
+            if is_number(v):
+                out[code] += v
+    return out
+
+
+def assert_totals(c: Any, want: dict[str, float]) -> None:
+    bad = {code: (c.totals[code], v) for code, v in want.items() if not close(c.totals[code], v)}
+    assert not bad
+
+
+def by_file(c: Any) -> dict[str, Any]:
+    return {Path(s.result.file).name: s for s in c.submissions}
+
+
+def test_duplicate_later_fill_date_wins_over_file_time(tmp_path):
+    form = form_of(FORM_A)
+    d = tmp_path / "in"
+    a = AGENCIES[0]
+    later = make_return(form, d, "D001_a.xlsx", a, seed="new", fill_date=dt.date(2018, 2, 20))
+    earlier = make_return(form, d, "D001_b.xlsx", a, seed="old", fill_date=dt.date(2018, 1, 20))
+    other = make_return(form, d, "D002.xlsx", AGENCIES[1], seed="x")
+    # the earlier-dated file is the newer file, and sorts last by name: 填报日期 still decides
+    os.utime(later, (1_700_000_000, 1_700_000_000))
+    os.utime(earlier, (1_700_100_000, 1_700_100_000))
+    c = merge([str(d)], roster=AGENCIES, jobs=1)
+    subs = by_file(c)
+    assert (subs["D001_a.xlsx"].status, subs["D001_a.xlsx"].used) == ("valid", True)
+    assert (subs["D001_b.xlsx"].status, subs["D001_b.xlsx"].used) == ("duplicate", False)
+    assert "D001_a.xlsx" in subs["D001_b.xlsx"].note and "D001_b.xlsx" in subs["D001_a.xlsx"].note
+    assert c.counts()["duplicate"] == 1
+    assert_totals(c, totals_of(form, [later, other]))
+    assert [a.code for a in c.missing] == ["T001"]
+
+
+def test_duplicate_same_date_later_file_time_wins(tmp_path):
+    form = form_of(FORM_A)
+    d = tmp_path / "in"
+    a = AGENCIES[0]
+    day = dt.date(2018, 1, 20)
+    first = make_return(form, d, "D001_a.xlsx", a, seed="first", fill_date=day)
+    second = make_return(form, d, "D001_b.xlsx", a, seed="second", fill_date=day)
+    for newer, older in ((first, second), (second, first)):
+        os.utime(newer, (1_700_100_000, 1_700_100_000))
+        os.utime(older, (1_700_000_000, 1_700_000_000))
+        c = merge([str(d)], roster=AGENCIES, jobs=1)
+        subs = by_file(c)
+        assert subs[newer.name].used and subs[newer.name].status == "valid"
+        assert subs[older.name].status == "duplicate" and not subs[older.name].used
+        assert len(c.submissions) == 2                         # both listed
+        assert_totals(c, totals_of(form, [newer]))
+
+
+def test_duplicate_shows_in_the_summary(tmp_path):
+    form = form_of(FORM_A)
+    d = tmp_path / "in"
+    make_return(form, d, "D001_a.xlsx", AGENCIES[0], seed="a", fill_date=dt.date(2018, 1, 1))
+    make_return(form, d, "D001_b.xlsx", AGENCIES[0], seed="b", fill_date=dt.date(2018, 1, 2))
+    c = merge([str(d)], roster=AGENCIES, jobs=1)
+    out = tmp_path / "s.xlsx"
+    write_summary(c, out)
+    wb = openpyxl.load_workbook(out, data_only=True)
+    rows = {r[5]: r for r in sheet_rows(wb["明细"], DETAIL_FIRST_ROW)}
+    assert (rows["D001_a.xlsx"][3], rows["D001_a.xlsx"][4]) == ("重复报送（未采用）", "否")
+    assert (rows["D001_b.xlsx"][3], rows["D001_b.xlsx"][4]) == ("通过", "是")
+
+
+def test_without_roster_blank_templates_are_listed(tmp_path):
+    form = form_of(FORM_A)
+    d = tmp_path / "in"
+    blank1 = make_return(form, d, "blank1.xlsx", None, seed=1)
+    blank2 = make_return(form, d, "blank2.xlsx", None, seed=2)
+    known = make_return(form, d, "D001.xlsx", AGENCIES[0], seed=3)
+    c = merge([str(d)], jobs=1)
+    assert c.missing == [] and c.roster is None
+    assert c.counts()["missing"] == 0 and c.counts()["unknown"] == 0
+    subs = by_file(c)
+    assert set(subs) == {"blank1.xlsx", "blank2.xlsx", "D001.xlsx"}
+    assert all(s.used for s in subs.values())
+    assert subs["D001.xlsx"].code == "D001"
+    assert subs["blank1.xlsx"].code != subs["blank2.xlsx"].code     # two blank templates are not one agency twice
+    assert_totals(c, totals_of(form, [blank1, blank2, known]))
+    out = tmp_path / "s.xlsx"
+    write_summary(c, out)
+    wb = openpyxl.load_workbook(out, data_only=True)
+    st = list(wb["报送情况"].iter_rows(values_only=True))
+    assert st[1][:2] == ("收到文件数", 3)
+    counts = {r[0]: r[1] for r in st[2:2 + len(LABEL)]}
+    assert counts["未报送"] == 0 and counts["通过"] == 3
+    head = next(i for i, r in enumerate(st) if r[0] == "单位代码")
+    listed = sheet_rows(wb["报送情况"], head + 2)
+    assert sorted(r[4] for r in listed) == ["D001.xlsx", "blank1.xlsx", "blank2.xlsx"]
+    assert all(r[3] != "未报送" for r in listed)
+    assert len(sheet_rows(wb["明细"], DETAIL_FIRST_ROW)) == 3
+    scope = wb[summary_sheet_name(layout_of(form).sheets[0].name)].cell(layout_of(form).sheets[0].period_row + 1, 1).value
+    assert scope == "汇总 3 个单位"
+
+
+def test_blank_template_with_roster_is_not_on_it(tmp_path):
+    form = form_of(FORM_A)
+    d = tmp_path / "in"
+    make_return(form, d, "blank.xlsx", None, seed=1)
+    make_return(form, d, "D001.xlsx", AGENCIES[0], seed=3)
+    c = merge([str(d)], roster=AGENCIES, jobs=1)
+    subs = by_file(c)
+    assert (subs["blank.xlsx"].status, subs["blank.xlsx"].used) == ("unknown", False)
+    assert [a.code for a in c.missing] == ["D002", "T001"]
+
+
+def test_mixed_versions_refused_with_counts(tmp_path):
+    doc = json.loads(resolve(FORM_A).read_text(encoding="utf-8"))
+    doc["version"] = "1.1.0"
+    schemas = tmp_path / "schemas"
+    schemas.mkdir()
+    (schemas / "a-1.1.0.json").write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+    new = load_form(schemas / "a-1.1.0.json")
+    d = tmp_path / "in"
+    for i, a in enumerate(AGENCIES[:2]):
+        make_return(new, d, f"{a.code}_new.xlsx", a, seed=i)
+    for i, a in enumerate(AGENCIES):
+        make_return(form_of(FORM_A), d, f"{a.code}_old.xlsx", a, seed=10 + i)
+    with pytest.raises(MergeError) as e:
+        merge([str(d)], schema_dirs=[str(schemas)], jobs=1)
+    msg = str(e.value)
+    assert f"{FORM_A} 1.0.0: 3 file(s)" in msg and f"{FORM_A} 1.1.0: 2 file(s)" in msg
+    # one edition alone merges
+    only_new = tmp_path / "new"
+    only_new.mkdir()
+    for p in d.glob("*_new.xlsx"):
+        p.rename(only_new / p.name)
+    c = merge([str(only_new)], schema_dirs=[str(schemas)], jobs=1)
+    assert (c.form.version, len(c.used)) == ("1.1.0", 2)
+
+
+def test_nothing_recognised_is_refused(tmp_path):
+    d = tmp_path / "in"
+    d.mkdir()
+    openpyxl.Workbook().save(d / "handmade.xlsx")
+    (d / "fake.xlsx").write_bytes(b"<html>not a workbook</html>")
+    with pytest.raises(MergeError):
+        merge([str(d)], jobs=1)
+    with pytest.raises(MergeError):
+        merge([str(tmp_path / "empty")], jobs=1)
+
+
+def test_include_invalid(tmp_path):
+    form = form_of(FORM_A)
+    d = tmp_path / "in"
+    good = make_return(form, d, "D001.xlsx", AGENCIES[0], seed=1)
+    figures = random_figures(form, seed=2)
+    figures["A6"] = "约10"
+    bad = make_return(form, d, "D002.xlsx", AGENCIES[1], values=figures)
+    results = [check_file(p) for p in (good, bad)]
+    assert [r.status for r in results] == ["valid", "invalid"]
+    plain = consolidate(results, form, AGENCIES)
+    assert_totals(plain, totals_of(form, [good]))
+    wide = consolidate(results, form, AGENCIES, include_invalid=True)
+    assert_totals(wide, totals_of(form, [good, bad]))
+    s = by_file(wide)["D002.xlsx"]
+    assert (s.status, s.used, s.label) == ("invalid", True, "有错误")
+    assert "include-invalid" in s.note
+    assert wide.totals["A6"] == plain.totals["A6"]          # 约10 counts as nothing, never as 10
+
+
+def test_same_inputs_same_totals(tmp_path):
+    """Twice, with a different number of workers and the paths given in another order."""
+    folder = SAMPLES[FORM_A]
+    files = sorted(folder.glob("*.xlsx"))
+    roster = read_roster(ROSTER)
+    one = consolidation_json(merge([str(p) for p in files], roster=roster, jobs=1))
+    two = consolidation_json(merge([str(p) for p in reversed(files)], roster=roster, jobs=3))
+    assert one["totals"] == two["totals"]
+    assert one["agencies"] == two["agencies"]
+    assert one["counts"] == two["counts"]
+    assert one == two
+
+
+# ---------------------------------------------------------------------------- atomic output
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory) -> Any:
+    form = form_of(FORM_A)
+    d = tmp_path_factory.mktemp("small")
+    paths = [make_return(form, d, f"{a.code}.xlsx", a, seed=i) for i, a in enumerate(AGENCIES)]
+    return consolidate([check_file(p) for p in paths], form, AGENCIES)
+
+
+PREVIOUS = b"PK\x03\x04 the summary written yesterday"
+
+
+def test_failed_write_keeps_previous_summary(tmp_path, monkeypatch, small):
+    out = tmp_path / "out"
+    out.mkdir()
+    target = out / "汇总.xlsx"
+    target.write_bytes(PREVIOUS)
+
+    def half_then_fail(c, path):
+        Path(path).write_bytes(b"PK\x03\x04 half a workbook")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(summary_mod, "_write", half_then_fail)
+    with pytest.raises(OSError):
+        write_summary(small, target)
+    assert target.read_bytes() == PREVIOUS
+    assert os.listdir(out) == ["汇总.xlsx"]
+
+
+def test_failure_inside_the_writer_leaves_no_temporary_files(tmp_path, monkeypatch, small):
+    """The real writer failing midway (on the issues sheet): neither the folder nor the temp dir keeps a file."""
+    out = tmp_path / "out"
+    out.mkdir()
+    target = out / "汇总.xlsx"
+    target.write_bytes(PREVIOUS)
+    private_tmp = tmp_path / "tmp"
+    private_tmp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(private_tmp))
+
+    def boom(*a, **k):
+        raise RuntimeError("midway")
+
+    monkeypatch.setattr(summary_mod, "_write_issues", boom)
+    with pytest.raises(RuntimeError):
+        write_summary(small, target)
+    assert target.read_bytes() == PREVIOUS
+    assert os.listdir(out) == ["汇总.xlsx"]
+    assert os.listdir(private_tmp) == []           # xlsxwriter's constant-memory row files too
+
+
+def test_write_replaces_previous_summary(tmp_path, small):
+    target = tmp_path / "汇总.xlsx"
+    target.write_bytes(PREVIOUS)
+    write_summary(small, target)
+    assert openpyxl.load_workbook(target).sheetnames[-1] == "来源"
+    assert os.listdir(tmp_path) == ["汇总.xlsx"]
