@@ -45,8 +45,22 @@ class Rejected(Exception):
 class SheetFacts:
     member: str
     protected: bool = False
-    formulas: dict[tuple[int, int], bytes] = field(default_factory=dict)  # (row, col) → formula as stored (see formula_text)
-    errors: dict[tuple[int, int], str] = field(default_factory=dict)     # (row, col) → error value (#DIV/0!)
+    # Keyed by the cell reference as stored (b"C12"): converting every formula's address of
+    # every sheet costs more than looking up the few input cells the reader asks about.
+    formulas: dict[bytes, int] = field(default_factory=dict)   # ref → offset of its <f> in ``data``
+    errors: dict[bytes, str] = field(default_factory=dict)     # ref → error value (#DIV/0!)
+    data: bytes = field(default=b"", repr=False)
+
+    def formula(self, ref: bytes) -> str | None:
+        """The formula typed into a cell, as people write it (None when the cell has none)."""
+        pos = self.formulas.get(ref)
+        if pos is None:
+            return None
+        close = self.data.find(b">", pos)
+        if self.data[close - 1:close] == b"/":
+            return "(shared formula)"
+        end = self.data.find(b"</", close)
+        return _unescape(self.data[close + 1:end].decode("utf-8", "replace")) or "(shared formula)"
     max_row: int = 0
     max_col: int = 0
 
@@ -237,27 +251,20 @@ def _scan_sheet_xml(data: bytes, sf: SheetFacts) -> None:
             while pos >= 0:
                 starts.append(pos)
                 pos = data.find(pat, pos + 3)
+    sf.data = data
     for pos in starts:
         start = data.rfind(b"<", 0, pos)
-        ref = _REF.search(data, start, pos) if start >= 0 else None
-        if not ref:
+        q = data.find(b' r="', start, pos) if start >= 0 else -1
+        if q < 0:
             continue
-        close = data.find(b">", pos)
-        end = data.find(b"</", close)
-        text = data[close + 1:end] if data[close - 1:close] != b"/" else b""
-        sf.formulas[(int(ref.group(2)) - 1, _col_number(ref.group(1).decode()) - 1)] = text
+        end = data.find(b'"', q + 4, pos)
+        sf.formulas[data[q + 4:end]] = pos
     if b't="e"' in data:
         for m in _ERROR_CELL.finditer(data):
             ref = _REF.search(m.group(1))
             v = _VALUE.search(m.group(2))
             if ref:
-                row, col = int(ref.group(2)) - 1, _col_number(ref.group(1).decode()) - 1
-                sf.errors[(row, col)] = v.group(1).decode("utf-8", "replace") if v else "#ERROR"
-
-
-def formula_text(raw: bytes) -> str:
-    """A formula as people write it, from the XML-escaped bytes of the sheet part."""
-    return _unescape(raw.decode("utf-8", "replace")) if raw else "(shared formula)"
+                sf.errors[ref.group(1) + ref.group(2)] = v.group(1).decode("utf-8", "replace") if v else "#ERROR"
 
 
 def _unescape(text: str) -> str:

@@ -23,7 +23,7 @@ from .checks import evaluate_instance, with_computed
 from .identity import Identity
 from .issues import Issue
 from .layout import IDENTITY_SHEET, LAYOUT_VERSION, Layout, a1, layout_of
-from .package import Rejected, formula_text
+from .package import Rejected
 from .reader import RawWorkbook, open_workbook
 from .registry import Registry
 from .schema import Field, Form, ValueSpec
@@ -116,7 +116,7 @@ def _validate(raw: RawWorkbook, form: Form, result: Result) -> None:
     for sl in lay.sheets:
         grid = raw.grid(sl.name)
         facts = raw.facts.sheets.get(sl.name)
-        special = set(facts.formulas) | set(facts.errors) if facts is not None else set()
+        special = facts.formulas.keys() | facts.errors.keys() if facts is not None else set()
         for code, (row, col) in sl.inputs.items():
             ind = form.indicators[code]
             value = grid[row][col] if row < len(grid) and col < len(grid[row]) else ""
@@ -125,12 +125,13 @@ def _validate(raw: RawWorkbook, form: Form, result: Result) -> None:
                 continue
             spec = ind.spec
             # the common case — a plain number within bounds — needs no further thought
-            if type(value) is float and (row, col) not in special and 0 <= value < ABSURD and spec.min is None and spec.max is None \
+            ref = _ref_bytes(row, col)
+            if type(value) is float and ref not in special and 0 <= value < ABSURD and spec.min is None and spec.max is None \
                     and (value.is_integer() or spec.type == "decimal" and round(value, spec.places) == value):
                 numbers[code] = value
                 result.values[code] = int(value) if spec.type == "integer" else value
                 continue
-            if value == "" and (row, col) not in special and not spec.required:
+            if value == "" and ref not in special and not spec.required:
                 numbers[code] = None
                 result.values[code] = None
                 continue
@@ -187,6 +188,17 @@ def _check_prefill(raw: RawWorkbook, f: Field, typed: Any, cell: str, result: Re
     if got != _norm(want):
         result.issues.append(Issue("prefill_altered", "error", {"label": f.label, "raw": got[:40], "value": want},
                                    code=f.code, cell=cell))
+
+
+_REFS: dict[tuple[int, int], bytes] = {}
+
+
+def _ref_bytes(row: int, col: int) -> bytes:
+    """(11, 2) → b"C12", the key the sheet scan uses (memoised: the same cells every workbook)."""
+    ref = _REFS.get((row, col))
+    if ref is None:
+        ref = _REFS[(row, col)] = a1(row, col).encode()
+    return ref
 
 
 def _cell(grid: list[list[Any]], row: int, col: int) -> Any:
@@ -289,10 +301,10 @@ def _take_formula(value: Any, facts: Any, row: int, col: int, label: str, code: 
     """Input cells should hold values; a typed formula gives its cached value, with a warning."""
     if facts is None:
         return value
-    err = facts.errors.get((row, col))
-    raw_formula = facts.formulas.get((row, col))
-    if raw_formula is not None:
-        formula = formula_text(raw_formula)
+    ref = _ref_bytes(row, col)
+    err = facts.errors.get(ref)
+    formula = facts.formula(ref)
+    if formula is not None:
         shown = ("=" + formula)[:80]
         if _EXTERNAL.search(formula):
             result.issues.append(Issue("formula_external", "error", {"label": label, "formula": shown}, code=code, cell=cell))
