@@ -44,6 +44,18 @@ def main() -> None:
     """
 
 
+def _load_roster(path: str) -> list:
+    """The roster's agencies, or every problem on its own line and exit 1 (nothing is written)."""
+    from .roster import RosterError, read_roster
+
+    try:
+        return read_roster(path)
+    except RosterError as e:
+        for p in e.problems:
+            click.echo(f"error: {path}: {p}", err=True)
+        sys.exit(1)
+
+
 @main.group("schema")
 def schema_group() -> None:
     """Check and describe indicator schemas (指标体系)."""
@@ -92,18 +104,10 @@ def template_cmd(schema: str, out_dir: str, roster: str | None, year: int | None
     """Generate locked Excel templates (填报模板) from SCHEMA (a file or a shipped id)."""
     import os
 
-    from .roster import RosterError, read_roster
     from .template import MANIFEST_NAME, generate_templates
 
     form = schema_mod.load_form(schema_mod.resolve(schema))
-    agencies = None
-    if roster:
-        try:
-            agencies = read_roster(roster)
-        except RosterError as e:
-            for p in e.problems:
-                click.echo(f"error: {roster}: {p}", err=True)
-            sys.exit(1)
+    agencies = _load_roster(roster) if roster else None
     rows, pw = generate_templates(form, out_dir, agencies, year=year, password=password, jobs=jobs or os.cpu_count() or 1)
     click.echo(f"wrote {len(rows)} template(s) of {form.id} {form.version} to {out_dir} "
                f"(list in {Path(out_dir) / MANIFEST_NAME}{'' if password else '; generated password in it'})")
@@ -158,18 +162,10 @@ def merge_cmd(paths: tuple[str, ...], output: str, roster: str | None, json_out:
     from .export import write_csv, write_json
     from .merge import MergeError, consolidate, choose_form, read_all
     from .registry import Registry
-    from .roster import RosterError, read_roster
     from .summary import write_summary
     from .validate import iter_workbooks
 
-    agencies = None
-    if roster:
-        try:
-            agencies = read_roster(roster)
-        except RosterError as e:
-            for p in e.problems:
-                click.echo(f"error: {roster}: {p}", err=True)
-            sys.exit(1)
+    agencies = _load_roster(roster) if roster else None
     registry = Registry(schema_dirs)
     files = iter_workbooks(list(paths))
     if not files:

@@ -12,7 +12,9 @@ import os
 import re
 import tempfile
 import unicodedata
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 _RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
 _BAD = re.compile(r'[<>:"/\\|?*\x00-\x1f\x7f]')
@@ -51,14 +53,18 @@ def unique_names(stems: list[str], suffix: str) -> list[str]:
     return out
 
 
-def write_atomic(path: str | Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename."""
+@contextmanager
+def atomic_path(path: str | Path, suffix: str = ".part") -> Iterator[str]:
+    """A temporary path beside ``path``; renamed onto it when the block succeeds, removed otherwise.
+
+    For writers that want a file name rather than bytes (xlsxwriter's constant-memory mode).
+    """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name[:40]}.", suffix=".part", dir=str(target.parent))
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name[:40]}.", suffix=suffix, dir=str(target.parent))
+    os.close(fd)
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+        yield tmp
         os.replace(tmp, target)
     except BaseException:
         try:
@@ -66,6 +72,12 @@ def write_atomic(path: str | Path, data: bytes) -> None:
         except OSError:
             pass
         raise
+
+
+def write_atomic(path: str | Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file and a rename."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        fh.write(data)
 
 
 def write_text_atomic(path: str | Path, text: str, encoding: str = "utf-8") -> None:

@@ -12,8 +12,6 @@ row order, which :class:`_RowOrdered` guarantees for the sheets laid out by coor
 from __future__ import annotations
 
 import datetime as dt
-import os
-import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
@@ -24,6 +22,7 @@ from .layout import (CHECK_HEADING, NOT_APPLICABLE_MARK, PASS_MARK, SheetLayout,
                      quote_sheet)
 from .merge import SUBMISSION_STATUS, Consolidation
 from .schema import ValueSpec
+from .files import atomic_path
 from .styles import Formats
 from .xlsx import FastWorkbook
 
@@ -77,19 +76,8 @@ class _RowOrdered:
 
 def write_summary(c: Consolidation, path: str | Path) -> None:
     """Write the summary workbook to ``path`` atomically (temporary file, then rename)."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name[:40]}.", suffix=".xlsx", dir=str(target.parent))
-    os.close(fd)
-    try:
+    with atomic_path(path, suffix=".xlsx") as tmp:
         _write(c, tmp)
-        os.replace(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
 
 
 def _detail_columns(c: Consolidation) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
