@@ -4,8 +4,9 @@
 :class:`LibreOffice` starts soffice with a private profile and a free port, and :meth:`run`
 hands a job of operations to ``lo_worker.py`` under the system Python, as JSON.
 
-:func:`render_pictures` renders the template pictures of docs/images; run it again with
-``python tests/libreoffice.py [out_dir]`` after the template layout changes.
+:func:`render_pictures` renders the template pictures of docs/images and
+:func:`render_summary_picture` the summary's; run ``python tests/libreoffice.py [out_dir]``
+again after the template or summary layout changes.
 """
 
 from __future__ import annotations
@@ -25,9 +26,21 @@ from typing import Any
 SYSTEM_PYTHON = "/usr/bin/python3"
 WORKER = Path(__file__).resolve().with_name("lo_worker.py")
 REPO = Path(__file__).resolve().parent.parent
-SAMPLE_ROSTER = Path("/work/shared/reference/sample-roster.csv")
+SAMPLE_ROSTER = REPO / "workbooks" / "sample-roster.csv"
+SAMPLE_RETURNS = REPO / "workbooks" / "returns-2021"
 START_TIMEOUT = 60.0
 JOB_TIMEOUT = 120.0
+
+
+# Settings of the private profile that keep headless soffice 7.4 alive (each was an abort, signal 6):
+SESSION_SETTINGS = [
+    # An ODF save renders a thumbnail of the current view; after a dispatcher command (typing,
+    # pasting) that rendering aborts soffice a moment later, in a timer.
+    {"op": "config", "path": "/org.openoffice.Office.Common/Save/Document", "name": "GenerateThumbnail", "value": False},
+    # Pasting over cells that hold data asks "replace the contents?"; a person clicks Yes, headless
+    # soffice aborts on the box. This is the "show overwrite warning when pasting" option.
+    {"op": "config", "path": "/org.openoffice.Office.Calc/Input", "name": "ReplaceCellsWarning", "value": False},
+]
 
 
 class LibreOfficeError(RuntimeError):
@@ -88,6 +101,7 @@ class LibreOffice:
             if self.proc.poll() is not None and not self._listening():
                 raise LibreOfficeError(f"soffice exited with {self.proc.returncode} on start: {self.log()}")
             if self._listening() and self._ready():
+                self.run(SESSION_SETTINGS)
                 return
             time.sleep(0.2)
         self.close()
@@ -186,6 +200,64 @@ def pdf_page_png(pdf: Path, png: Path, page: int = 1, dpi: int = 90) -> Path:
     return png
 
 
+def pdf_page_sizes(pdf: Path) -> list[tuple[float, float]]:
+    """Every page's size in points (pdfinfo), in order: the page count is the list's length."""
+    exe = shutil.which("pdfinfo")
+    if exe is None:
+        raise LibreOfficeError("pdfinfo is not installed (poppler-utils)")
+    head = subprocess.run([exe, str(pdf)], check=True, capture_output=True, timeout=60, text=True).stdout
+    count = int(next(line.split(":", 1)[1] for line in head.splitlines() if line.startswith("Pages:")))
+    if count == 0:
+        return []
+    out = subprocess.run([exe, "-f", "1", "-l", str(count), str(pdf)], check=True, capture_output=True, timeout=60,
+                         text=True).stdout
+    sizes = []
+    for line in out.splitlines():
+        if line.startswith("Page") and "size:" in line:
+            w, _, h = line.split("size:", 1)[1].split()[:3]
+            sizes.append((float(w), float(h)))
+    return sizes
+
+
+def pdf_page_gray(pdf: Path, page: int = 1, dpi: int = 30) -> tuple[int, int, bytes]:
+    """One page of a PDF as 8-bit grey pixels (pdftoppm -gray, a PGM): (width, height, rows of bytes)."""
+    exe = shutil.which("pdftoppm")
+    if exe is None:
+        raise LibreOfficeError("pdftoppm is not installed (poppler-utils)")
+    data = subprocess.run([exe, "-gray", "-r", str(dpi), "-f", str(page), "-l", str(page), str(pdf)],
+                          check=True, capture_output=True, timeout=120).stdout
+    # P5 <width> <height> <maxval> <one whitespace> <pixels>
+    fields: list[bytes] = []
+    pos = 0
+    while len(fields) < 4:
+        while data[pos:pos + 1].isspace():
+            pos += 1
+        end = pos
+        while not data[end:end + 1].isspace():
+            end += 1
+        fields.append(data[pos:end])
+        pos = end
+    if fields[0] != b"P5" or int(fields[3]) != 255:
+        raise LibreOfficeError(f"pdftoppm -gray gave an unexpected image header {fields!r}")
+    width, height = int(fields[1]), int(fields[2])
+    return width, height, data[pos + 1:pos + 1 + width * height]
+
+
+def ink_box(width: int, height: int, pixels: bytes, threshold: int = 200) -> tuple[int, int, int, int] | None:
+    """The smallest box (left, top, right, bottom; inclusive) holding every pixel darker than ``threshold``."""
+    mask = pixels.translate(bytes(1 if v < threshold else 0 for v in range(256)))
+    left, right, top, bottom = width, -1, -1, -1
+    for y in range(height):
+        row = mask[y * width:(y + 1) * width]
+        x0 = row.find(1)
+        if x0 < 0:
+            continue
+        left, right = min(left, x0), max(right, row.rfind(1))
+        top = y if top < 0 else top
+        bottom = y
+    return None if top < 0 else (left, top, right, bottom)
+
+
 def render_pictures(out_dir: str | Path | None = None, lo: LibreOffice | None = None, dpi: int = 90,
                     roster: str | Path = SAMPLE_ROSTER) -> list[Path]:
     """Render the first page of every fill-in sheet of both forms' templates (first roster agency) to PNG.
@@ -227,7 +299,44 @@ def render_pictures(out_dir: str | Path | None = None, lo: LibreOffice | None = 
     return written
 
 
+def sample_summary(path: str | Path) -> Path:
+    """The summary workbook of the bundled sample returns (what ``toolkit merge workbooks/returns-2021
+    --roster workbooks/sample-roster.csv -o path`` writes)."""
+    from toolkit.merge import merge
+    from toolkit.roster import read_roster
+    from toolkit.summary import write_summary
+
+    write_summary(merge([str(SAMPLE_RETURNS)], roster=read_roster(SAMPLE_ROSTER), jobs=1), path)
+    return Path(path)
+
+
+def render_summary_picture(out_dir: str | Path | None = None, lo: LibreOffice | None = None, dpi: int = 90,
+                           summary: str | Path | None = None) -> Path:
+    """The first page of the summary's 汇总· sheet of section 三 (the bundled sample returns) as summary-2021.png."""
+    from toolkit.layout import layout_of
+    from toolkit.schema import load_form, resolve
+    from toolkit.summary import summary_sheet_name
+
+    out = Path(out_dir) if out_dir else REPO / "docs" / "images"
+    out.mkdir(parents=True, exist_ok=True)
+    sheet = summary_sheet_name(layout_of(load_form(resolve("gov-info-disclosure-2021"))).sheets[1].name)
+    own = lo is None
+    lo = lo or LibreOffice()
+    try:
+        with tempfile.TemporaryDirectory(prefix="toolkit-pictures-") as tmp:
+            xlsx = Path(summary) if summary else sample_summary(Path(tmp) / "summary-2021.xlsx")
+            pdf = Path(tmp) / "summary-2021.pdf"
+            lo.run([{"op": "open", "path": str(xlsx)}, {"op": "calc"}, {"op": "pdf", "path": str(pdf), "sheet": sheet},
+                    {"op": "close"}])
+            return pdf_page_png(pdf, out / "summary-2021.png", 1, dpi)
+    finally:
+        if own:
+            lo.close()
+
+
 if __name__ == "__main__":
     sys.path.insert(0, str(REPO))
-    for p in render_pictures(sys.argv[1] if len(sys.argv) > 1 else None):
-        print(p)
+    with LibreOffice() as office:
+        target = sys.argv[1] if len(sys.argv) > 1 else None
+        for p in [*render_pictures(target, lo=office), render_summary_picture(target, lo=office)]:
+            print(p)

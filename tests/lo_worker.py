@@ -21,10 +21,21 @@ Operations
     set       sheet, cell, value            number → setValue, text → setString, null → clear
     input     sheet, cell, text             setFormula(text): what typing the text would store
     type      sheet, cell, text             type the text through the dispatcher, as a person would
-                                            (honours sheet protection; see the note below)
+                                            (honours sheet protection, not data validation; see the notes)
+    paste     sheet, cell, rows[, mode]     copy a block (rows of numbers, texts, nulls) from a scratch
+                                            workbook and paste it with the cell cursor on ``cell``:
+                                            mode "all" is Ctrl+V, "values" is Paste Special → values
+                                            only (Ctrl+Shift+V); the pasted cells, as ``read`` gives them
     calc                                    calculateAll()
     read      sheet, cells | range          each cell's string, value, formula and kind
     protection sheet, cells                 sheet.isProtected() and each cell's CellProtection
+    validation sheet, cells                 each cell's data validation (type, operator, formulas,
+                                            alert style, whether the error message shows)
+    invalid   sheet                         Tools ▸ Detective ▸ Mark Invalid Data: the cells LibreOffice's
+                                            own validation judges invalid (the marks are removed again)
+    formulas  sheet                         every formula cell: value, string, formula, error code
+    printed   sheet                         the sheet's page style (fit-to-pages, scale, orientation,
+                                            paper) and, per printed page, the cell range it shows
     info                                    sheets (name, visible, protected), document protection,
                                             user-defined document properties
     pages                                   printed page count of every visible sheet
@@ -32,11 +43,25 @@ Operations
     pdf       path[, sheet]                 PDF of the workbook, or of one sheet only
     close                                   close the current document without saving
     ping                                    open and close an empty spreadsheet (readiness)
+    config    path, name, value             set an option of the running soffice (its private profile)
 
 Note on ``type``: when a locked cell of a protected sheet is typed into, LibreOffice refuses and
-tries to show a message box. In headless mode the first such box is dropped silently, but a
-second one in the same soffice process aborts soffice (LibreOffice 7.4). Type into a locked cell
-at most once per soffice process.
+tries to show a message box. In headless mode the first such box of a document window is dropped
+silently, but a second refusal in the same open document aborts soffice (LibreOffice 7.4:
+signal 6). Refusals in different documents (open, one refused keystroke, close; again) are
+fine. Type into a locked cell at most once per opened document.
+
+Note on validation: ``.uno:EnterString`` enters the text the way the cell's input line does on
+Enter, but LibreOffice checks data validity only in the interactive input handler (keystrokes in
+the grid), which headless LibreOffice offers no safe way to drive: the ``org.libreoffice.UITest``
+service is not in the Debian build, and key events sent through ``XToolkitRobot`` or a document
+loaded visible abort soffice 7.4. So a typed "无" lands in a whole-number cell; ``invalid`` then
+asks LibreOffice's validation engine (Detective ▸ Mark Invalid Data) which cells it refuses.
+Pasting never checks validity, in LibreOffice as in Excel.
+
+Two more dialogs abort headless soffice 7.4, so tests/libreoffice.py switches them off for the
+session (``config``): the thumbnail an ODF save renders of the view after typing or pasting, and
+the "replace the contents?" question when pasting over cells that hold data.
 """
 
 from __future__ import annotations
@@ -79,6 +104,15 @@ def connect(port: int, timeout: float):
             time.sleep(0.2)
 
 
+def _a1(row: int, col: int) -> str:
+    letters = ""
+    col += 1
+    while col:
+        col, rem = divmod(col - 1, 26)
+        letters = chr(65 + rem) + letters
+    return f"{letters}{row + 1}"
+
+
 class Worker:
     def __init__(self, ctx):
         self.ctx = ctx
@@ -106,8 +140,7 @@ class Worker:
 
     # -- operations
     def op_open(self, op):
-        if self.doc is not None:
-            self.doc.close(True)
+        self.op_close({})
         url = uno.systemPathToFileUrl(op["path"])
         self.doc = self.desktop.loadComponentFromURL(url, "_blank", 0, (prop("Hidden", True),))
         if self.doc is None:
@@ -141,6 +174,58 @@ class Worker:
         helper.executeDispatch(frame, ".uno:EnterString", "", 0, (prop("StringName", op["text"]),))
         return self.describe(self.cell(op))
 
+    def op_paste(self, op):
+        rows = op["rows"]
+        mode = op.get("mode", "all")
+        if mode not in ("all", "values"):
+            raise ValueError(f"paste: unknown mode {mode!r}")
+        width = max(len(r) for r in rows)
+        data = tuple(tuple(self._datum(r[i] if i < len(r) else None) for i in range(width)) for r in rows)
+        helper = self.smgr.createInstanceWithContext("com.sun.star.frame.DispatchHelper", self.ctx)
+        scratch = self.desktop.loadComponentFromURL("private:factory/scalc", "_blank", 0, (prop("Hidden", True),))
+        try:
+            src = scratch.Sheets.getByIndex(0).getCellRangeByPosition(0, 0, width - 1, len(rows) - 1)
+            src.setDataArray(data)
+            for r, row in enumerate(rows):   # a null is an empty cell, not an empty text
+                for c in range(width):
+                    if c >= len(row) or row[c] is None:
+                        src.getCellByPosition(c, r).setString("")
+            # Copy: the block goes on the clipboard (as Ctrl+C would put it there) without a
+            # dispatch to the scratch window, which must not outlive its document
+            scratch.CurrentController.select(src)
+            clip = self.smgr.createInstanceWithContext("com.sun.star.datatransfer.clipboard.SystemClipboard", self.ctx)
+            clip.setContents(scratch.CurrentController.getTransferable(), None)
+            ctrl = self.doc.CurrentController
+            sh = self.sheet(op["sheet"])
+            ctrl.setActiveSheet(sh)
+            helper.executeDispatch(ctrl.Frame, ".uno:GoToCell", "", 0, (prop("ToPoint", op["cell"]),))
+            if mode == "all":
+                helper.executeDispatch(ctrl.Frame, ".uno:Paste", "", 0, ())
+            else:
+                # Edit ▸ Paste Special ▸ values only: texts, numbers and dates; formats stay
+                helper.executeDispatch(ctrl.Frame, ".uno:InsertContents", "", 0,
+                                       (prop("Flags", "SVD"), prop("FormulaCommand", 0), prop("SkipEmptyCells", False),
+                                        prop("Transpose", False), prop("AsLink", False), prop("MoveMode", 4)))
+        finally:
+            scratch.close(True)
+        top = sh.getCellRangeByName(op["cell"]).getCellAddress()
+        out = {}
+        for r in range(len(rows)):
+            for c in range(width):
+                cell = sh.getCellByPosition(top.Column + c, top.Row + r)
+                out[cell.AbsoluteName.split(".")[-1].replace("$", "")] = self.describe(cell)
+        return out
+
+    @staticmethod
+    def _datum(v):
+        if v is None:
+            return ""
+        if isinstance(v, bool):
+            raise TypeError("paste: booleans are not supported")
+        if isinstance(v, (int, float)):
+            return float(v)
+        return str(v)
+
     def op_calc(self, op):
         self.doc.calculateAll()
         return None
@@ -166,6 +251,58 @@ class Worker:
             cp = sh.getCellRangeByName(a).getPropertyValue("CellProtection")
             cells[a] = {"locked": bool(cp.IsLocked), "formula_hidden": bool(cp.IsFormulaHidden)}
         return {"sheet_protected": bool(sh.isProtected()), "cells": cells}
+
+    def op_validation(self, op):
+        sh = self.sheet(op["sheet"])
+        out = {}
+        for a in op.get("cells", ()):
+            v = sh.getCellRangeByName(a).getPropertyValue("Validation")
+            out[a] = {"type": v.Type.value, "operator": v.getOperator().value, "formula1": v.getFormula1(),
+                      "formula2": v.getFormula2(), "alert": v.ErrorAlertStyle.value,
+                      "show_error": bool(v.ShowErrorMessage), "ignore_blank": bool(v.IgnoreBlankCells),
+                      "error_message": v.ErrorMessage}
+        return out
+
+    def op_invalid(self, op):
+        sh = self.sheet(op["sheet"])
+        page = sh.DrawPage
+        before = page.Count
+        sh.showInvalid()
+        marked = []
+        for i in range(before, page.Count):
+            shape = page.getByIndex(i)
+            if shape.ShapeType == "com.sun.star.drawing.EllipseShape":
+                anchor = shape.Anchor
+                name = getattr(anchor, "AbsoluteName", "")
+                marked.append(name.split(".")[-1].replace("$", "") if name else "?")
+        sh.clearArrows()   # Remove All Traces: the marks are drawing objects that would be saved
+        return sorted(marked, key=lambda a: (int("".join(ch for ch in a if ch.isdigit()) or 0), a))
+
+    def op_formulas(self, op):
+        from com.sun.star.sheet.CellFlags import FORMULA  # type: ignore[import-not-found]
+        sh = self.sheet(op["sheet"])
+        out = {}
+        ranges = sh.queryContentCells(FORMULA)
+        cells = ranges.getCells().createEnumeration()
+        while cells.hasMoreElements():
+            cell = cells.nextElement()
+            addr = cell.getCellAddress()
+            out[_a1(addr.Row, addr.Column)] = self.describe(cell)
+        return out
+
+    def op_printed(self, op):
+        sh = self.sheet(op["sheet"])
+        style = self.doc.StyleFamilies.getByName("PageStyles").getByName(sh.PageStyle)
+        pages = []
+        for i in range(int(self.doc.getRendererCount(sh, ()))):
+            r = {p.Name: p.Value for p in self.doc.getRenderer(i, sh, ())}
+            src = r.get("SourceRange")
+            size = r.get("PageSize")
+            pages.append({"size": [size.Width, size.Height] if size is not None else None,
+                          "range": [src.StartColumn, src.StartRow, src.EndColumn, src.EndRow] if src is not None else None})
+        return {"scale_to_pages_x": int(style.ScaleToPagesX), "scale_to_pages_y": int(style.ScaleToPagesY),
+                "scale_to_pages": int(style.ScaleToPages), "page_scale": int(style.PageScale),
+                "landscape": bool(style.IsLandscape), "paper": [style.Width, style.Height], "pages": pages}
 
     def op_info(self, op):
         sheets = []
@@ -212,6 +349,15 @@ class Worker:
             args.append(prop("FilterData", uno.Any("[]com.sun.star.beans.PropertyValue", tuple(filter_data))))
         uno.invoke(self.doc, "storeToURL", (uno.systemPathToFileUrl(op["path"]), tuple(args)))
         return {"path": op["path"], "pages": counts, "range": pages}
+
+    def op_config(self, op):
+        """Set one configuration item of the running soffice (its private profile): path, name, value."""
+        provider = self.smgr.createInstanceWithContext("com.sun.star.configuration.ConfigurationProvider", self.ctx)
+        access = provider.createInstanceWithArguments("com.sun.star.configuration.ConfigurationUpdateAccess",
+                                                      (prop("nodepath", op["path"]),))
+        access.setPropertyValue(op["name"], op["value"])
+        access.commitChanges()
+        return None
 
     def op_ping(self, op):
         """Open and close an empty spreadsheet: proves soffice is ready (it restarts once on a new profile)."""

@@ -14,7 +14,6 @@ import functools
 import hashlib
 import json
 import os
-import re
 import tempfile
 from collections import Counter
 from dataclasses import dataclass
@@ -27,7 +26,7 @@ import pytest
 import toolkit.summary as summary_mod
 from toolkit.export import consolidation_json
 from toolkit.layout import a1, col_letter, layout_of
-from toolkit.merge import MergeError, choose_form, consolidate, merge
+from toolkit.merge import MergeError, consolidate, merge
 from toolkit.registry import Registry
 from toolkit.roster import Agency, read_roster
 from toolkit.samples import as_inputs, header_values, random_figures
@@ -483,12 +482,17 @@ def test_duplicate_shows_in_the_summary(tmp_path):
 
 
 def test_without_roster_blank_templates_are_listed(tmp_path):
+    """No roster: nobody is missing, and returns of blank templates (no agency code) are listed all the same.
+
+    (A blank template's 填报单位 is locked yet required, so today such a return is invalid; whatever
+    its status, it must be listed, and counted when invalid ones are included.)
+    """
     form = form_of(FORM_A)
     d = tmp_path / "in"
     blank1 = make_return(form, d, "blank1.xlsx", None, seed=1)
     blank2 = make_return(form, d, "blank2.xlsx", None, seed=2)
     known = make_return(form, d, "D001.xlsx", AGENCIES[0], seed=3)
-    c = merge([str(d)], jobs=1)
+    c = merge([str(d)], jobs=1, include_invalid=True)
     assert c.missing == [] and c.roster is None
     assert c.counts()["missing"] == 0 and c.counts()["unknown"] == 0
     subs = by_file(c)
@@ -496,6 +500,7 @@ def test_without_roster_blank_templates_are_listed(tmp_path):
     assert all(s.used for s in subs.values())
     assert subs["D001.xlsx"].code == "D001"
     assert subs["blank1.xlsx"].code != subs["blank2.xlsx"].code     # two blank templates are not one agency twice
+    assert "duplicate" not in {s.status for s in subs.values()}
     assert_totals(c, totals_of(form, [blank1, blank2, known]))
     out = tmp_path / "s.xlsx"
     write_summary(c, out)
@@ -503,13 +508,14 @@ def test_without_roster_blank_templates_are_listed(tmp_path):
     st = list(wb["报送情况"].iter_rows(values_only=True))
     assert st[1][:2] == ("收到文件数", 3)
     counts = {r[0]: r[1] for r in st[2:2 + len(LABEL)]}
-    assert counts["未报送"] == 0 and counts["通过"] == 3
+    assert counts["未报送"] == 0 and counts["不在名单"] == 0
     head = next(i for i, r in enumerate(st) if r[0] == "单位代码")
     listed = sheet_rows(wb["报送情况"], head + 2)
     assert sorted(r[4] for r in listed) == ["D001.xlsx", "blank1.xlsx", "blank2.xlsx"]
     assert all(r[3] != "未报送" for r in listed)
     assert len(sheet_rows(wb["明细"], DETAIL_FIRST_ROW)) == 3
-    scope = wb[summary_sheet_name(layout_of(form).sheets[0].name)].cell(layout_of(form).sheets[0].period_row + 1, 1).value
+    sl = layout_of(form).sheets[0]
+    scope = wb[summary_sheet_name(sl.name)].cell(sl.period_row + 1, 1).value
     assert scope == "汇总 3 个单位"
 
 

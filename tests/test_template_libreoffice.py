@@ -67,15 +67,7 @@ FORM_A_BREAK = {"A1_1a": 120}
 
 
 # ---------------------------------------------------------------------------- session
-
-@pytest.fixture(scope="session")
-def lo():
-    reason = libreoffice.missing()
-    if reason:
-        pytest.skip(reason)
-    office = libreoffice.LibreOffice()
-    yield office
-    office.close()
+# ``lo``, the session's one LibreOffice, is a fixture of tests/conftest.py.
 
 
 # ---------------------------------------------------------------------------- helpers

@@ -145,7 +145,7 @@ def check_cmd(paths: tuple[str, ...], fmt: str, lang: str, schema_dirs: tuple[st
 
 
 @main.command("merge")
-@click.argument("paths", nargs=-1, required=True)
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The summary workbook to write (.xlsx).")
 @click.option("--roster", type=click.Path(dir_okay=False), help="Expected agencies (CSV or XLSX): lists who is missing and who is unknown.")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), help="Also write totals and detail as JSON.")
@@ -160,22 +160,25 @@ def merge_cmd(paths: tuple[str, ...], output: str, roster: str | None, json_out:
     Every workbook is checked; invalid and rejected ones are left out of the totals and listed.
     """
     from .export import write_csv, write_json
-    from .merge import MergeError, consolidate, choose_form, read_all
+    from .merge import MergeError, choose_form, consolidate
+    from .runner import check_many
     from .registry import Registry
     from .summary import write_summary
     from .validate import iter_workbooks
 
     agencies = _load_roster(roster) if roster else None
     registry = Registry(schema_dirs)
-    files = iter_workbooks(list(paths))
+    # a summary written into the folder it summarises is not one of the returns next time
+    outputs = {Path(p).resolve() for p in (output, json_out, csv_out) if p}
+    files = [f for f in iter_workbooks(list(paths)) if f.resolve() not in outputs]
     if not files:
         raise click.UsageError("no workbooks (.xlsx .xlsm .xls .ods) found under the given paths")
     err = click.get_text_stream("stderr")
     if err.isatty():
         with click.progressbar(length=len(files), label="reading", file=err) as bar:
-            results = read_all(list(paths), registry, schema_dirs, jobs, progress=lambda r: bar.update(1))
+            results = check_many(files, registry, schema_dirs=schema_dirs, jobs=jobs, progress=lambda r: bar.update(1))
     else:
-        results = read_all(list(paths), registry, schema_dirs, jobs)
+        results = check_many(files, registry, schema_dirs=schema_dirs, jobs=jobs)
     try:
         form = choose_form(results, registry)
     except MergeError as e:

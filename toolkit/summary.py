@@ -12,6 +12,7 @@ row order, which :class:`_RowOrdered` guarantees for the sheets laid out by coor
 from __future__ import annotations
 
 import datetime as dt
+import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
@@ -88,10 +89,17 @@ def _detail_columns(c: Consolidation) -> tuple[list[tuple[str, str]], list[tuple
 
 
 def _write(c: Consolidation, path: str) -> None:
+    # constant-memory mode keeps each sheet's rows in a temporary file until close(); in a folder
+    # of their own they are removed even when writing fails midway
+    with tempfile.TemporaryDirectory(prefix="toolkit-summary-", ignore_cleanup_errors=True) as rows_dir:
+        _write_workbook(c, path, rows_dir)
+
+
+def _write_workbook(c: Consolidation, path: str, rows_dir: str) -> None:
     form = c.form
     lay = layout_of(form)
     wb = FastWorkbook(path, {"constant_memory": True, "strings_to_numbers": False,
-                                    "strings_to_formulas": False, "strings_to_urls": False})
+                             "strings_to_formulas": False, "strings_to_urls": False, "tmpdir": rows_dir})
     fm = Formats(wb)
     wb.set_properties({"title": f"{form.title} 汇总", "subject": f"{form.id} {form.version}", "author": "toolkit"})
     rename = {sl.name: summary_sheet_name(sl.name) for sl in lay.sheets}
@@ -249,7 +257,7 @@ def _write_detail(ws: Any, c: Consolidation, fm: Formats, fields: list[tuple[str
         for code, _ in inds:
             col = col_letter(ind_col[code])
             total = sum(s.result.values.get(code) or 0 for s in c.used if s.group == g)
-            ws.write_formula(row, ind_col[code], f'=SUMIFS({col}${DETAIL_FIRST + 1}:{col}${last + 1},{group_rng},"{_q(g)}",{used_rng},"是")', bold, total)
+            ws.write_formula(row, ind_col[code], f'=SUMIFS({col}${DETAIL_FIRST + 1}:{col}${last + 1},{group_rng},"{_q(_criterion(g))}",{used_rng},"是")', bold, total)
         row += 1
     ws.write_string(row, 1, "合计（计入汇总）", bold)
     for code, _ in inds:
@@ -259,6 +267,11 @@ def _write_detail(ws: Any, c: Consolidation, fm: Formats, fields: list[tuple[str
 
 def _q(text: str) -> str:
     return text.replace('"', '""')
+
+
+def _criterion(text: str) -> str:
+    """A SUMIFS criterion matching exactly ``text``: never read as an operator (<5, =x) or a wildcard (部门*)."""
+    return "=" + text.replace("~", "~~").replace("*", "~*").replace("?", "~?")
 
 
 def _write_status(ws: Any, c: Consolidation, fm: Formats) -> None:

@@ -55,6 +55,8 @@ class _SheetPlan:
     highlights: list[tuple[str, list[tuple[int, int]], str]] = field(default_factory=list)
     # data validations, one per group of cells that accept the same values: (cells, options)
     validations: list[tuple[list[tuple[int, int]], dict[str, Any]]] = field(default_factory=list)
+    # prefilled header fields, validated only where a template has no value to lock in them
+    open_fields: dict[str, tuple[list[tuple[int, int]], dict[str, Any]]] = field(default_factory=dict)
     status: str = ""
 
 
@@ -130,6 +132,10 @@ class TemplatePlan:
             if f.code in sl.fields and not (f.locked and f.prefill):
                 row, col, _ = sl.fields[f.code]
                 groups.setdefault((f.spec, f.label), []).append((row, col))
+            elif f.code in sl.fields:
+                # locked once filled from the roster; a blank template leaves it to the agency
+                row, col, _ = sl.fields[f.code]
+                plan.open_fields[f.code] = ([(row, col)], _validation(f.spec, f.label, a1(row, col), self.list_sources.get(f.spec)))
         for (spec, title), cells in groups.items():
             cells.sort()
             opts = _validation(spec, title, a1(*cells[0]), self.list_sources.get(spec))
@@ -340,12 +346,15 @@ def _write_fill_sheet(ws: Worksheet, sl: SheetLayout, sp: _SheetPlan, plan: Temp
         if f.code not in sl.fields:
             continue
         row, col, last = sl.fields[f.code]
-        locked = bool(f.locked and f.prefill)
+        value = (prefill.get(f.prefill or "") if f.prefill else None) or values.get(f.code)
+        locked = bool(f.locked and f.prefill and prefill.get(f.prefill))
         fmt = fm.value(f.spec, locked=locked)
-        value = prefill.get(f.prefill or "", "") if f.prefill else values.get(f.code)
         if last > col:
             ws.merge_range(row, col, row, last, "", fmt)
         _write_value(ws, row, col, value, fmt)
+        if not locked and f.code in sp.open_fields:
+            cells, opts = sp.open_fields[f.code]
+            ws.data_validation(row, col, row, col, dict(opts))
     # table bodies: blocked cells for headings/skips, inputs, computed
     for t in sl.tables:
         head_top, head_bottom, data_top, data_bottom = sl.table_frames[t.id]

@@ -19,6 +19,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
+from toolkit.checks import failures  # noqa: E402
 from toolkit.files import write_atomic  # noqa: E402
 from toolkit.roster import Agency, read_roster  # noqa: E402
 from toolkit.samples import as_inputs, header_values, random_figures  # noqa: E402
@@ -94,12 +95,23 @@ def build(form_id: str, out: Path, roster: list[Agency], take: int, real: dict, 
     values = random_figures(form, seed=f"{seed}-{a.code}")
     values[inputs[0]] = "无"
     _write(names[a.code], build_template(form, _request(form, a, values, base)))
-    # 2. an accounting identity broken
+    # 2. an accounting identity broken (an error where the form has one that typing can break —
+    #    Form A's identities are all computed totals — else a warning)
     a = chosen[2]
     values = random_figures(form, seed=f"{seed}-{a.code}")
-    inst = next(i for i in form.instances if i.severity == "error" and any(c not in form.computed for c in i.reads))
-    victim = next(c for c in inst.reads if c not in form.computed)
-    values[victim] = (values.get(victim) or 0) + 7
+    for severity in ("error", "warning"):
+        broken = None
+        for inst in (i for i in form.instances if i.severity == severity):
+            for victim in (c for c in inst.reads if c not in form.computed):
+                trial = {**values, victim: (values.get(victim) or 0) + 7}
+                if any(r.instance is inst for r in failures(form, trial)):
+                    broken = trial
+                    break
+            if broken:
+                break
+        if broken:
+            values = broken
+            break
     _write(names[a.code], build_template(form, _request(form, a, values, base)))
     # 3. a label typed over: the file is rejected
     a = chosen[3]

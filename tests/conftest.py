@@ -1,0 +1,19 @@
+"""Fixtures shared by the test modules."""
+
+from __future__ import annotations
+
+import pytest
+
+import libreoffice
+
+
+@pytest.fixture(scope="session")
+def lo():
+    """One headless LibreOffice for the whole test session (tests/libreoffice.py); the test is
+    skipped, naming the missing program, where soffice or the Python-UNO bridge is absent."""
+    reason = libreoffice.missing()
+    if reason:
+        pytest.skip(reason)
+    office = libreoffice.LibreOffice()
+    yield office
+    office.close()
