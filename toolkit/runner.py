@@ -8,7 +8,6 @@ a worker that dies is replaced and the file it was reading is reported as reject
 from __future__ import annotations
 
 import os
-import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Callable, Iterable, Sequence

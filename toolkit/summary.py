@@ -16,10 +16,9 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
-import xlsxwriter
 
 from .checks import RuleResult
-from .layout import (CHECK_HEADING, NOT_APPLICABLE_MARK, PASS_MARK, SheetLayout, a1, col_letter, layout_of,
+from .layout import (CHECK_HEADING, PASS_MARK, SheetLayout, col_letter, layout_of,
                      quote_sheet)
 from .merge import SUBMISSION_STATUS, Consolidation
 from .schema import ValueSpec

@@ -15,11 +15,9 @@ import secrets
 import string
 import uuid
 from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-import xlsxwriter
 from xlsxwriter.worksheet import Worksheet
 
 from . import __version__
@@ -33,7 +31,7 @@ from .layout import (LAYOUT_VERSION, a1, col_letter, CHECK_HEADING, CHECKS_COLUM
 from .roster import Agency
 from .styles import Formats
 from .xlsx import ProtectedWorkbook
-from .schema import Field, Form, Indicator, RuleInstance, ValueSpec
+from .schema import Form, RuleInstance, ValueSpec
 
 INLINE_LIST_LIMIT = 255
 SEVERITY_ZH = {"error": "错误", "warning": "提示"}
