@@ -9,7 +9,7 @@ import pytest
 
 from toolkit.roster import Agency, RosterError, read_roster
 
-SAMPLE_ROSTER = Path("/work/shared/reference/sample-roster.csv")
+SAMPLE_ROSTER = Path(__file__).resolve().parent.parent / "workbooks" / "sample-roster.csv"  # bundled copy of the reference roster
 FALLBACK_ROSTER = """code,name,group
 D001,市发展和改革局,政府部门
 D002,市经济和信息化局,政府部门

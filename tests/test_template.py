@@ -30,8 +30,8 @@ from toolkit.schema import Form, load_form, resolve
 from toolkit.template import MANIFEST_NAME, TemplateRequest, build_template, generate_templates
 
 FORMS = ["gov-info-disclosure-2017", "gov-info-disclosure-2021"]
-SAMPLE_ROSTER = Path("/work/shared/reference/sample-roster.csv")
-# The first lines of the sample roster, for machines without /work/shared.
+SAMPLE_ROSTER = Path(__file__).resolve().parent.parent / "workbooks" / "sample-roster.csv"  # bundled copy of the reference roster
+# The first lines of the sample roster, should the bundled copy be missing.
 FALLBACK_ROSTER = """code,name,group
 D001,市发展和改革局,政府部门
 D002,市经济和信息化局,政府部门
