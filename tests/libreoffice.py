@@ -32,14 +32,16 @@ START_TIMEOUT = 60.0
 JOB_TIMEOUT = 120.0
 
 
-# Settings of the private profile that keep headless soffice 7.4 alive (each was an abort, signal 6):
+# Settings of the private profile that keep headless soffice 7.4 alive (without each, a test crashed it):
 SESSION_SETTINGS = [
-    # An ODF save renders a thumbnail of the current view; after a dispatcher command (typing,
-    # pasting) that rendering aborts soffice a moment later, in a timer.
-    {"op": "config", "path": "/org.openoffice.Office.Common/Save/Document", "name": "GenerateThumbnail", "value": False},
     # Pasting over cells that hold data asks "replace the contents?"; a person clicks Yes, headless
     # soffice aborts on the box. This is the "show overwrite warning when pasting" option.
     {"op": "config", "path": "/org.openoffice.Office.Calc/Input", "name": "ReplaceCellsWarning", "value": False},
+    # The formula bar (the input line: child window FID_TOGGLEINPUTLINE = 26100) has a Name Box
+    # built from modules/scalc/ui/posbox.ui, a file the Debian libreoffice-calc-nogui package leaves
+    # out; once a dispatcher command has activated a document's frame, building it in a timer throws
+    # and aborts soffice. No formula bar.
+    {"op": "config", "path": "/org.openoffice.Office.Views/Windows", "element": "26100", "name": "Visible", "value": False},
 ]
 
 
@@ -219,14 +221,15 @@ def pdf_page_sizes(pdf: Path) -> list[tuple[float, float]]:
     return sizes
 
 
-def pdf_page_gray(pdf: Path, page: int = 1, dpi: int = 30) -> tuple[int, int, bytes]:
-    """One page of a PDF as 8-bit grey pixels (pdftoppm -gray, a PGM): (width, height, rows of bytes)."""
+def pdf_page_pixels(pdf: Path, page: int = 1, dpi: int = 30, gray: bool = True) -> tuple[int, int, bytes]:
+    """One page of a PDF as raw pixels (pdftoppm's PGM or PPM): (width, height, rows of bytes),
+    one byte a pixel in grey, three (R, G, B) in colour."""
     exe = shutil.which("pdftoppm")
     if exe is None:
         raise LibreOfficeError("pdftoppm is not installed (poppler-utils)")
-    data = subprocess.run([exe, "-gray", "-r", str(dpi), "-f", str(page), "-l", str(page), str(pdf)],
-                          check=True, capture_output=True, timeout=120).stdout
-    # P5 <width> <height> <maxval> <one whitespace> <pixels>
+    args = [exe, *(["-gray"] if gray else []), "-r", str(dpi), "-f", str(page), "-l", str(page), str(pdf)]
+    data = subprocess.run(args, check=True, capture_output=True, timeout=120).stdout
+    # P5|P6 <width> <height> <maxval> <one whitespace> <pixels>
     fields: list[bytes] = []
     pos = 0
     while len(fields) < 4:
@@ -237,10 +240,27 @@ def pdf_page_gray(pdf: Path, page: int = 1, dpi: int = 30) -> tuple[int, int, by
             end += 1
         fields.append(data[pos:end])
         pos = end
-    if fields[0] != b"P5" or int(fields[3]) != 255:
-        raise LibreOfficeError(f"pdftoppm -gray gave an unexpected image header {fields!r}")
+    if fields[0] != (b"P5" if gray else b"P6") or int(fields[3]) != 255:
+        raise LibreOfficeError(f"pdftoppm gave an unexpected image header {fields!r}")
     width, height = int(fields[1]), int(fields[2])
-    return width, height, data[pos + 1:pos + 1 + width * height]
+    size = width * height * (1 if gray else 3)
+    return width, height, data[pos + 1:pos + 1 + size]
+
+
+def pdf_page_gray(pdf: Path, page: int = 1, dpi: int = 30) -> tuple[int, int, bytes]:
+    """One page of a PDF as 8-bit grey pixels: (width, height, rows of bytes)."""
+    return pdf_page_pixels(pdf, page, dpi, gray=True)
+
+
+def count_colour(pixels: bytes, rgb: str, tolerance: int = 8) -> int:
+    """How many pixels of an RGB image (``pdf_page_pixels(gray=False)``) are within ``tolerance`` of
+    the colour ``rgb`` ("#FFC7CE") in every channel."""
+    want = [int(rgb[k:k + 2], 16) for k in (1, 3, 5)]
+    lo = [max(0, w - tolerance) for w in want]
+    hi = [min(255, w + tolerance) for w in want]
+    near = [bytes(1 if lo[c] <= v <= hi[c] else 0 for v in range(256)) for c in range(3)]
+    r, g, b = (pixels[c::3].translate(near[c]) for c in range(3))
+    return sum(1 for x, y, z in zip(r, g, b) if x and y and z)
 
 
 def ink_box(width: int, height: int, pixels: bytes, threshold: int = 200) -> tuple[int, int, int, int] | None:

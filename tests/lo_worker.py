@@ -20,8 +20,10 @@ Operations
     open      path                          load a workbook (hidden); becomes the current document
     set       sheet, cell, value            number → setValue, text → setString, null → clear
     input     sheet, cell, text             setFormula(text): what typing the text would store
-    type      sheet, cell, text             type the text through the dispatcher, as a person would
-                                            (honours sheet protection, not data validation; see the notes)
+    type      sheet, cell, text             enter the text through the dispatcher (.uno:EnterString):
+                                            honours sheet protection, not data validation (see the notes)
+    keys      sheet, cell, text             type the text key by key, then Enter, as a person does:
+                                            protection and data validation both refuse what they forbid
     paste     sheet, cell, rows[, mode]     copy a block (rows of numbers, texts, nulls) from a scratch
                                             workbook and paste it with the cell cursor on ``cell``:
                                             mode "all" is Ctrl+V, "values" is Paste Special → values
@@ -34,6 +36,8 @@ Operations
     invalid   sheet                         Tools ▸ Detective ▸ Mark Invalid Data: the cells LibreOffice's
                                             own validation judges invalid (the marks are removed again)
     formulas  sheet                         every formula cell: value, string, formula, error code
+    rows      sheet, first, last            row heights (1/100 mm) and whether each is "optimal" (grows
+                                            with its contents)
     printed   sheet                         the sheet's page style (fit-to-pages, scale, orientation,
                                             paper) and, per printed page, the cell range it shows
     info                                    sheets (name, visible, protected), document protection,
@@ -43,25 +47,29 @@ Operations
     pdf       path[, sheet]                 PDF of the workbook, or of one sheet only
     close                                   close the current document without saving
     ping                                    open and close an empty spreadsheet (readiness)
-    config    path, name, value             set an option of the running soffice (its private profile)
+    config    path[, element], name, value  set an option of the running soffice (its private profile);
+                                            ``element`` names a member of a configuration set
 
 Note on ``type``: when a locked cell of a protected sheet is typed into, LibreOffice refuses and
 tries to show a message box. In headless mode the first such box of a document window is dropped
-silently, but a second refusal in the same open document aborts soffice (LibreOffice 7.4:
-signal 6). Refusals in different documents (open, one refused keystroke, close; again) are
-fine. Type into a locked cell at most once per opened document.
+silently, but a second refusal in the same open document crashes soffice (LibreOffice 7.4: a
+segmentation fault in Dialog::ImplStartExecute). Refusals in different documents (open, one
+refused keystroke, close; again) are fine. Type into a locked cell at most once per opened document.
 
-Note on validation: ``.uno:EnterString`` enters the text the way the cell's input line does on
-Enter, but LibreOffice checks data validity only in the interactive input handler (keystrokes in
-the grid), which headless LibreOffice offers no safe way to drive: the ``org.libreoffice.UITest``
-service is not in the Debian build, and key events sent through ``XToolkitRobot`` or a document
-loaded visible abort soffice 7.4. So a typed "无" lands in a whole-number cell; ``invalid`` then
-asks LibreOffice's validation engine (Detective ▸ Mark Invalid Data) which cells it refuses.
-Pasting never checks validity, in LibreOffice as in Excel.
+Note on validation: ``.uno:EnterString`` (``type``) enters the text the way the input line does
+on Enter, but LibreOffice checks data validity only in the interactive input handler, so a "无"
+entered that way lands in a whole-number cell (``invalid`` then shows LibreOffice's validation
+engine marking it). ``keys`` sends real key events (``XToolkitRobot``) to the document window,
+made visible to take the focus: that is the path a person's typing takes, and there a refused
+entry is dropped (headless, the error box is cancelled by itself — any number of times, for
+validation and for protection alike). The ``org.libreoffice.UITest`` service is not in the Debian
+build. Pasting never checks validity, in LibreOffice as in Excel.
 
-Two more dialogs abort headless soffice 7.4, so tests/libreoffice.py switches them off for the
-session (``config``): the thumbnail an ODF save renders of the view after typing or pasting, and
-the "replace the contents?" question when pasting over cells that hold data.
+Two more things crash headless soffice 7.4, so tests/libreoffice.py switches them off for the
+session (``config``): the formula bar, which a document's frame builds in a timer once a dispatcher
+command has activated it, from a .ui file the Debian nogui package does not ship (abort, signal 6,
+at a random later moment — a save, a close); and the "replace the contents?" question when
+pasting over cells that hold data.
 """
 
 from __future__ import annotations
@@ -172,6 +180,32 @@ class Worker:
         frame = ctrl.Frame
         helper.executeDispatch(frame, ".uno:GoToCell", "", 0, (prop("ToPoint", op["cell"]),))
         helper.executeDispatch(frame, ".uno:EnterString", "", 0, (prop("StringName", op["text"]),))
+        return self.describe(self.cell(op))
+
+    def op_keys(self, op):
+        """Type the text key by key into the grid, then Enter: LibreOffice's own input handler takes it,
+        with the protection and data validity checks a person meets (a refused entry leaves the cell
+        as it was; headless, the error box is dismissed by itself)."""
+        from com.sun.star.awt import KeyEvent  # type: ignore[import-not-found]
+        ctrl = self.doc.CurrentController
+        frame = ctrl.Frame
+        if not frame.ContainerWindow.isVisible():
+            frame.ContainerWindow.setVisible(True)   # key events go to the focused window
+        ctrl.setActiveSheet(self.sheet(op["sheet"]))
+        helper = self.smgr.createInstanceWithContext("com.sun.star.frame.DispatchHelper", self.ctx)
+        helper.executeDispatch(frame, ".uno:GoToCell", "", 0, (prop("ToPoint", op["cell"]),))
+        window = frame.ComponentWindow
+        window.setFocus()
+        toolkit = self.smgr.createInstanceWithContext("com.sun.star.awt.Toolkit", self.ctx)
+        enter = uno.getConstantByName("com.sun.star.awt.Key.RETURN")
+        for ch in op["text"] + "\r":
+            event = KeyEvent()
+            event.Source = window
+            event.KeyChar = ch
+            event.KeyCode = enter if ch == "\r" else 0
+            toolkit.keyPress(event)
+            toolkit.keyRelease(event)
+        toolkit.processEventsToIdle()
         return self.describe(self.cell(op))
 
     def op_paste(self, op):
@@ -304,6 +338,15 @@ class Worker:
                 "scale_to_pages": int(style.ScaleToPages), "page_scale": int(style.PageScale),
                 "landscape": bool(style.IsLandscape), "paper": [style.Width, style.Height], "pages": pages}
 
+    def op_rows(self, op):
+        """Row heights (1/100 mm) of rows ``first``..``last`` (1-based, as shown), and whether each is optimal."""
+        rows = self.sheet(op["sheet"]).Rows
+        out = {}
+        for r in range(int(op["first"]) - 1, int(op["last"])):
+            row = rows.getByIndex(r)
+            out[str(r + 1)] = {"height": int(row.Height), "optimal": bool(row.OptimalHeight)}
+        return out
+
     def op_info(self, op):
         sheets = []
         for i in range(self.doc.Sheets.Count):
@@ -355,7 +398,12 @@ class Worker:
         provider = self.smgr.createInstanceWithContext("com.sun.star.configuration.ConfigurationProvider", self.ctx)
         access = provider.createInstanceWithArguments("com.sun.star.configuration.ConfigurationUpdateAccess",
                                                       (prop("nodepath", op["path"]),))
-        access.setPropertyValue(op["name"], op["value"])
+        node = access
+        if op.get("element"):   # an element of a configuration set, made when missing
+            if not access.hasByName(op["element"]):
+                access.insertByName(op["element"], access.createInstance())
+            node = access.getByName(op["element"])
+        node.setPropertyValue(op["name"], op["value"])
         access.commitChanges()
         return None
 

@@ -285,7 +285,10 @@ def test_every_total_cell(sample):
         assert close(sample.c.totals[code], want), code
     # the line under the title says how many were counted
     scope = sample.values[summary_sheet_name(lay.sheets[0].name)].cell(lay.sheets[0].period_row + 1, 1).value
-    assert scope == f"汇总 {len(sample.c.used)} 个单位（名单共 54 个，未报送 {len(sample.exp.missing)} 个）"
+    left_out = len(sample.c.submissions) - len(sample.c.used)
+    assert left_out > 0
+    assert scope == (f"汇总 {len(sample.c.used)} 个单位（名单共 54 个，未报送 {len(sample.exp.missing)} 个，"
+                     f"另有 {left_out} 份报表未计入，见「报送情况」）")
 
 
 def test_detail_rows(sample):

@@ -24,16 +24,6 @@ from toolkit.roster import Agency, read_roster
 from toolkit.summary import summary_sheet_name, write_summary
 
 
-@pytest.fixture(scope="module")
-def lo():
-    reason = libreoffice.missing()
-    if reason:
-        pytest.skip(reason)
-    office = libreoffice.LibreOffice()
-    yield office
-    office.close()
-
-
 def formula_cells(path: Path) -> dict[str, dict[str, float]]:
     """Every formula cell of the workbook → its cached value (sheet → address → value)."""
     formulas = openpyxl.load_workbook(path)

@@ -92,6 +92,10 @@ class SheetLayout:
     checks: dict[tuple[int, int], list[RuleInstance]] = field(default_factory=dict)  # check cell → instances
     table_frames: dict[str, tuple[int, int, int, int]] = field(default_factory=dict)  # id → heading rows, data rows
     status_row: int = 2
+    # A hidden column mirroring the pass/fail of every rule that reads this sheet, so the cell
+    # colouring refers to its own sheet: .xls cannot keep a conditional format pointing elsewhere.
+    mirror_col: int = 0
+    mirrors: dict[str, int] = field(default_factory=dict)     # rule instance id → row in mirror_col
     last_col: int = 0                                         # the sheet's last column (checks end here)
     check_first: dict[str, int] = field(default_factory=dict)  # table id → first column of its check cells
     widths: dict[int, float] = field(default_factory=dict)
@@ -205,6 +209,11 @@ class Layout:
             self.sheets.append(self._place_sheet(tables, with_header=(i == 0), anchors=anchors))
         for i, inst in enumerate(self.form.instances):
             self.check_rows[inst.id] = CHECKS_FIRST_ROW + i
+        for sl in self.sheets:
+            sl.mirror_col = sl.last_col + 2
+            for inst in self.form.instances:
+                if any(self.cells[c].sheet == sl.name for c in inst.reads):
+                    sl.mirrors[inst.id] = len(sl.mirrors)
 
     def _anchors(self) -> dict[str, list[RuleInstance]]:
         """Which row's check cell shows each rule: the row of the first code on its left side."""

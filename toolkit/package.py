@@ -14,6 +14,7 @@ import posixpath
 import re
 import stat
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from xml.etree import ElementTree as ET
@@ -27,6 +28,10 @@ MAX_MEMBER_BYTES = 100 * 1024 * 1024
 MAX_RATIO = 200
 MAX_SHEETS = 200
 MAX_DECLARED_CELLS = 5_000_000
+# Cells a sheet's references span (what python-calamine allocates, densely, before anything can
+# look at it: one cell at XFD1048576 would ask for 17 billion). Same bound as the reader's grid.
+MAX_USED_CELLS = 2_000_000
+MAX_PROLOG_BYTES = 1_000_000
 # Sheets the toolkit writes for itself and never reads values from: not worth scanning.
 UNSCANNED_SHEETS = frozenset({CHECKS_SHEET, INSTRUCTIONS_SHEET, LISTS_SHEET, IDENTITY_SHEET})
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -137,7 +142,12 @@ def inspect_file(path: str | Path) -> PackageFacts:
         what = sniff(head)
         raise Rejected(f"不是 Excel 工作簿（看起来是{_zh_kind(what)}）",
                        f"not an Excel workbook (it looks like {what})")
-    return _inspect_zip(p, st.st_size)
+    try:
+        return _inspect_zip(p, st.st_size)
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, OSError, ValueError) as e:
+        # a part that does not inflate: bad CRC, corrupt deflate data, an unknown compression method
+        text = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+        raise Rejected("文件已损坏（其中的部件无法解压）", f"the file is damaged ({text})") from None
 
 
 def _zh_kind(what: str) -> str:
@@ -180,6 +190,12 @@ def _inspect_zip(p: Path, size: int) -> PackageFacts:
             if info.compress_size and info.file_size / info.compress_size > MAX_RATIO and info.file_size > 1_000_000:
                 raise Rejected("文件压缩比异常（疑似压缩炸弹），已拒绝", f"part {info.filename} has a compression ratio over {MAX_RATIO} (a zip bomb?)")
         names = {i.filename for i in infos}
+        if len(names) < len(infos) or any("\\" in n for n in names):
+            # python-calamine's zip reader turns \ into / (and may pick another copy of a
+            # duplicated part): the parts checked here must be the parts it reads
+            twice = len(names) < len(infos)
+            raise Rejected("文件已损坏（部件名重复或不规范）",
+                           "the file is damaged (a part appears twice)" if twice else "the file is damaged (a part name contains a backslash)")
         if "mimetype" in names and "content.xml" in names:
             mt = _read(zf, "mimetype", 200)
             if b"opendocument.spreadsheet" not in mt:
@@ -187,6 +203,7 @@ def _inspect_zip(p: Path, size: int) -> PackageFacts:
             for member in ("content.xml", "meta.xml", "settings.xml", "styles.xml"):
                 if member in names:
                     _refuse_doctype(zf, member)
+            _check_ods_extent(zf)
             return PackageFacts(kind="ods", size=size)
         if "xl/workbook.xml" not in names:
             if "word/document.xml" in names:
@@ -205,6 +222,7 @@ def _inspect_zip(p: Path, size: int) -> PackageFacts:
             facts.kind = "xlsm"
         facts.external_links = sum(1 for n in names if n.startswith("xl/externalLinks/") and n.endswith(".xml"))
         wb_xml = _read(zf, "xl/workbook.xml", 5_000_000)
+        _check_prolog(wb_xml, "xl/workbook.xml")
         m = re.search(rb"<(?:\w+:)?workbookProtection\b([^>]*)>", wb_xml)
         facts.structure_locked = bool(m and re.search(rb'lockStructure="(1|true)"', m.group(1)))
         sheets = _sheet_members(zf, wb_xml, names)
@@ -213,9 +231,15 @@ def _inspect_zip(p: Path, size: int) -> PackageFacts:
         for name, member in sheets.items():
             sf = facts.sheets[name] = SheetFacts(member=member)
             if name not in UNSCANNED_SHEETS:
-                _scan_sheet_xml(_read(zf, member, MAX_MEMBER_BYTES), sf)
+                data = _read(zf, member, MAX_MEMBER_BYTES)
+                _check_sheet_bounds(data, sf, name)
+                _scan_sheet_xml(data, sf)
+            elif name == IDENTITY_SHEET:   # not scanned, but the reader opens it: bound it too
+                _check_sheet_bounds(_read(zf, member, MAX_MEMBER_BYTES), sf, name)
         if "docProps/custom.xml" in names:
             facts.properties = _custom_properties(_read(zf, "docProps/custom.xml", 1_000_000))
+        if "xl/sharedStrings.xml" in names:
+            _check_shared_strings(zf, zf.getinfo("xl/sharedStrings.xml"))
         return facts
 
 
@@ -227,15 +251,145 @@ _DIMENSION = re.compile(rb'<(?:\w+:)?dimension\b[^>]*\bref="([A-Z]{1,3})?([0-9]{
 _PROTECTION = re.compile(rb'<(?:\w+:)?sheetProtection\b([^>]*)>')
 
 
-def _scan_sheet_xml(data: bytes, sf: SheetFacts) -> None:
-    head = data[:4096].upper()
-    if b"<!DOCTYPE" in head or b"<!ENTITY" in head:
-        raise Rejected("文件中含有 XML 实体声明（可能是恶意文件），已拒绝", f"sheet part {sf.member} declares XML entities (DOCTYPE); refused")
+_WIDE_REF = re.compile(rb' r="(?:[A-Z]{2}|[A-Z]?[0-9]{5})')
+_NO_REF = re.compile(rb'<(?:c|row)(?:>|/>| (?!r="))')      # a cell or row whose first attribute is not r
+_CELL_REF = re.compile(rb' r="([A-Z]{1,3})([0-9]+)"')
+_ROW_REF = re.compile(rb' r="([0-9]+)"')
+
+
+def _check_sheet_bounds(data: bytes, sf: SheetFacts, name: str = "") -> None:
+    """Refuse a sheet part with a DOCTYPE, or whose cells span more than python-calamine should allocate."""
+    _check_prolog(data, sf.member, "sheet part")
     m = _DIMENSION.search(data, 0, 4096)
     if m and m.group(3):
         rows, cols = int(m.group(4)), _col_number(m.group(3).decode())
         if rows * cols > MAX_DECLARED_CELLS:
             raise Rejected(f"工作表声明了异常大的区域（{rows} 行 × {cols} 列）", f"a sheet declares an enormous range ({rows} rows × {cols} columns)")
+    # The dimension may lie: the reader sizes a sheet from its cells' references. Fast path: every
+    # cell and row starts with its reference, none past column Z or row 9999 (every template).
+    if not _WIDE_REF.search(data) and not _NO_REF.search(data):
+        return
+    cells = data.count(b"<c ") + data.count(b"<c>") + data.count(b"<c/>")
+    rows_n = data.count(b"<row ") + data.count(b"<row>") + data.count(b"<row/>")
+    refs = _CELL_REF.findall(data)
+    row_refs = _ROW_REF.findall(data)
+    max_col = max((_col_number(c.decode()) for c in {c for c, _ in refs}), default=0)
+    max_row = max((int(r) for r in {r for _, r in refs} | set(row_refs)), default=0)
+    # cells and rows without a reference continue from the one before: count them as extending
+    cols = max_col + max(0, cells - len(refs))
+    rows = max_row + max(0, rows_n - len(row_refs))
+    if rows * cols > MAX_USED_CELLS:
+        where = name or sf.member
+        raise Rejected(f"工作表「{where}」的使用区域过大（{rows} 行 × {cols} 列）",
+                       f"sheet {where!r} has an enormous used range ({rows} rows × {cols} columns)")
+
+
+_UNIQUE_COUNT = re.compile(rb'<(?:\w+:)?sst\b[^>]*\buniqueCount="([0-9]+)"')
+
+
+def _check_shared_strings(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> None:
+    """python-calamine reserves room for ``uniqueCount`` strings up front: a made-up count aborts it."""
+    with zf.open(info) as fh:
+        head = fh.read(1024)
+    m = _UNIQUE_COUNT.search(head)
+    # every string takes at least <si></si>: a count the part cannot hold is a lie
+    if m and int(m.group(1)) > info.file_size // 9 + 1000:
+        raise Rejected("文件已损坏：共享字符串表声明的字符串数与内容不符",
+                       f"the file is damaged (the shared strings table declares {int(m.group(1))} strings, "
+                       f"more than its {info.file_size} bytes can hold)")
+
+
+def _check_ods_extent(zf: zipfile.ZipFile) -> None:
+    """Refuse an OpenDocument table whose repeated rows and cells expand past MAX_USED_CELLS.
+
+    ``number-rows-repeated="1048576"`` around a cell with ``number-columns-repeated="16384"`` is
+    a few hundred bytes that python-calamine would expand into 17 billion cells. Empty repeats
+    (LibreOffice writes them for the blank rest of every sheet) span nothing and are not counted.
+    """
+    from xml.parsers import expat
+
+    state = {"row": 0, "last_row": 0, "width": 0, "row_rep": 1, "col": 0, "row_last_col": 0, "name": ""}
+    stack: list[tuple[str, int, bool]] = []
+
+    def rep(attrs: dict[str, str], what: str) -> int:
+        for k, v in attrs.items():
+            if k.endswith(what):
+                return max(1, int(v))
+        return 1
+
+    def start(name: str, attrs: dict[str, str]) -> None:
+        local = name.rsplit(":", 1)[-1]
+        if local == "table":
+            state.update(row=0, last_row=0, width=0, name=attrs.get("table:name", ""))
+        elif local == "table-row":
+            state.update(row_rep=rep(attrs, ":number-rows-repeated"), col=0, row_last_col=0)
+        elif local in ("table-cell", "covered-table-cell"):
+            n = rep(attrs, ":number-columns-repeated")
+            full = any(k.endswith(":value-type") for k in attrs)
+            if full:
+                state["row_last_col"] = state["col"] + n
+            state["col"] += n
+
+    def end(name: str) -> None:
+        local = name.rsplit(":", 1)[-1]
+        if local == "table-row":
+            if state["row_last_col"]:
+                state["width"] = max(state["width"], state["row_last_col"])
+                state["last_row"] = state["row"] + state["row_rep"]
+            state["row"] += state["row_rep"]
+        elif local == "table":
+            rows, cols = state["last_row"], state["width"]
+            if rows * cols > MAX_USED_CELLS:
+                where = state["name"]
+                raise Rejected(f"工作表「{where}」的使用区域过大（{rows} 行 × {cols} 列）",
+                               f"sheet {where!r} has an enormous used range ({rows} rows × {cols} columns)")
+
+    parser = expat.ParserCreate()
+    parser.StartElementHandler = start
+    parser.EndElementHandler = end
+    try:
+        with zf.open("content.xml") as fh:
+            while chunk := fh.read(1 << 16):
+                parser.Parse(chunk, False)
+            parser.Parse(b"", True)
+    except expat.ExpatError:
+        return          # not well-formed: python-calamine will say so
+
+
+def _prolog_doctype(data: bytes) -> bool | None:
+    """Whether the XML prolog at the start of ``data`` has a DOCTYPE (or any other <! declaration).
+
+    Walks the XML declaration, processing instructions, comments and white space up to the root
+    element, so a DOCTYPE hidden behind a long comment is found. None: the prolog runs past ``data``.
+    """
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        data = data.decode("utf-16", "replace").encode("utf-8")
+    pos, n = (3 if data.startswith(b"\xef\xbb\xbf") else 0), len(data)
+    while True:
+        while pos < n and data[pos] in b" \t\r\n":
+            pos += 1
+        if n - pos < 4:
+            return None
+        if data.startswith(b"<?", pos):
+            end, close = data.find(b"?>", pos + 2), 2
+        elif data.startswith(b"<!--", pos):
+            end, close = data.find(b"-->", pos + 4), 3
+        elif data.startswith(b"<!", pos):
+            return True
+        else:
+            return False          # the root element (or not XML at all: the parser will say so)
+        if end < 0:
+            return None
+        pos = end + close
+
+
+def _check_prolog(data: bytes, member: str, what: str = "part") -> None:
+    found = _prolog_doctype(data if len(data) <= MAX_PROLOG_BYTES else data[:MAX_PROLOG_BYTES])
+    if found or found is None and len(data) > MAX_PROLOG_BYTES:
+        raise Rejected("文件中含有 XML 实体声明（可能是恶意文件），已拒绝", f"{what} {member} declares XML entities (DOCTYPE); refused")
+
+
+def _scan_sheet_xml(data: bytes, sf: SheetFacts) -> None:
     at = data.rfind(b"sheetProtection")
     p = _PROTECTION.search(data, max(at - 10, 0)) if at >= 0 else None
     sf.protected = bool(p and re.search(rb'\bsheet="(1|true)"', p.group(1)))
@@ -279,8 +433,11 @@ def _col_number(letters: str) -> int:
 
 
 def _read(zf: zipfile.ZipFile, name: str, limit: int) -> bytes:
-    with zf.open(name) as fh:
-        data = fh.read(limit + 1)
+    # Ask for no more than the declared size: zipfile inflates as much as is asked for before it
+    # truncates to that size, so a header that understates a bomb would cost ``limit`` bytes.
+    info = zf.getinfo(name)
+    with zf.open(info) as fh:
+        data = fh.read(min(limit, info.file_size) + 1)
     if len(data) > limit:
         raise Rejected("文件中某个部件过大", f"part {name} is larger than {limit} bytes")
     return data
@@ -288,9 +445,15 @@ def _read(zf: zipfile.ZipFile, name: str, limit: int) -> bytes:
 
 def _refuse_doctype(zf: zipfile.ZipFile, name: str) -> None:
     """No spreadsheet program writes a DOCTYPE; one here can only be an entity attack."""
+    head = b""
     with zf.open(name) as fh:
-        head = fh.read(8192)
-    if b"<!DOCTYPE" in head.upper() or b"<!ENTITY" in head.upper():
+        while True:
+            chunk = fh.read(8192)
+            head += chunk
+            found = _prolog_doctype(head)
+            if found is not None or not chunk or len(head) > MAX_PROLOG_BYTES:
+                break
+    if found or found is None and len(head) > MAX_PROLOG_BYTES:
         raise Rejected("文件中含有 XML 实体声明（可能是恶意文件），已拒绝", f"part {name} declares XML entities (DOCTYPE); refused")
 
 
@@ -299,6 +462,7 @@ def _sheet_members(zf: zipfile.ZipFile, wb_xml: bytes, names: set[str]) -> dict[
     targets: dict[str, str] = {}
     if rels_name in names:
         rels = _read(zf, rels_name, 2_000_000)
+        _check_prolog(rels, rels_name)
         for m in re.finditer(rb"<(?:\w+:)?Relationship\b([^>]*)/?>", rels):
             attrs = dict(re.findall(rb'(\w+)="([^"]*)"', m.group(1)))
             rid, target = attrs.get(b"Id"), attrs.get(b"Target")

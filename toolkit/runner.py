@@ -52,7 +52,9 @@ def _safe_check(path: str | Path, registry: Registry) -> Result:
         r = Result(file=str(path))
         r.reason_zh, r.reason_en = "文件结构嵌套过深，无法读取", "the file is nested too deeply to read"
         return r
-    except Exception as e:  # the last guard: one bad file never stops a run
+    except BaseException as e:  # the last guard: one bad file never stops a run (pyo3 panics are BaseException)
+        if isinstance(e, (KeyboardInterrupt, SystemExit)):
+            raise
         r = Result(file=str(path))
         r.reason_zh = f"读取时发生意外错误：{type(e).__name__}: {str(e)[:200]}"
         r.reason_en = f"unexpected error while reading: {type(e).__name__}: {str(e)[:200]}"

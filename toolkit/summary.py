@@ -145,7 +145,10 @@ def _write_form_sheet(ws: Any, sl: SheetLayout, c: Consolidation, lay: Any, fm: 
             out.add(t.row, t.col, lambda t=t, text=text, fmt=fmt: ws.write_string(t.row, t.col, text, fmt))
     used = len(c.used)
     expected = len(c.roster) if c.roster is not None else None
-    scope = f"汇总 {used} 个单位" + (f"（名单共 {expected} 个，未报送 {len(c.missing)} 个）" if expected is not None else "")
+    left_out = len(c.submissions) - used
+    notes = ([f"名单共 {expected} 个", f"未报送 {len(c.missing)} 个"] if expected is not None else []) \
+        + ([f"另有 {left_out} 份报表未计入，见「{STATUS_SHEET}」"] if left_out else [])
+    scope = f"汇总 {used} 个单位" + (f"（{'，'.join(notes)}）" if notes else "")
     out.merge(sl.period_row, 0, sl.period_row, sl.last_col, scope, fm.period)
     verdict = (f"汇总数审核：{PASS_MARK} 全部通过" if not failed else
                f"汇总数审核：✗ {len(failed)} 项不符，见右侧「{CHECK_HEADING}」列")

@@ -146,7 +146,8 @@ class TemplatePlan:
                     continue
                 cells = sorted((lay.cells[c].row, lay.cells[c].col) for c in inst.reads if lay.cells[c].sheet == sl.name)
                 if cells:
-                    plan.highlights.append((severity, cells, f"=NOT({self._pass_ref(inst, sl.name)})"))
+                    mirror = a1(sl.mirrors[inst.id], sl.mirror_col, absolute=True)
+                    plan.highlights.append((severity, cells, f"=NOT({mirror})"))
         for (row, col), insts in sl.checks.items():
             passes = [self._pass_ref(i, sl.name) for i in insts]
             results = [lay.check_result_ref(i, sl.name) for i in insts]
@@ -311,6 +312,13 @@ def _write_fill_sheet(ws: Worksheet, sl: SheetLayout, sp: _SheetPlan, plan: Temp
         ws.set_column(col, col, width)
     for row, height in sl.heights.items():
         ws.set_row(row, height)
+    # every data row gets an explicit height, so a long check message typed into being does not
+    # make LibreOffice grow the row (and the printed page) while the agency fills in
+    for t in sl.tables:
+        _, _, data_top, data_bottom = sl.table_frames[t.id]
+        for row in range(data_top, data_bottom + 1):
+            if row not in sl.heights:
+                ws.set_row(row, 16)  # (xlsxwriter writes no height at all for the default 15)
     # fixed texts
     for t in sl.texts:
         if t.role == "title":
@@ -385,6 +393,12 @@ def _write_fill_sheet(ws: Worksheet, sl: SheetLayout, sp: _SheetPlan, plan: Temp
         ref = f"{a1(data_top, first)}"
         ws.conditional_format(data_top, first, data_bottom, first, {
             "type": "formula", "criteria": f'=AND(LEN({ref})>0,{ref}<>"{PASS_MARK}")', "format": fm.check_failed})
+    by_id = {i.id: i for i in plan.form.instances}
+    ws.set_column(sl.mirror_col, sl.mirror_col, 6, None, {"hidden": True})
+    for inst_id, mrow in sl.mirrors.items():
+        inst = by_id[inst_id]
+        ws.write_formula(mrow, sl.mirror_col, "=" + plan.layout.check_pass_ref(inst, sl.name), fm.blocked,
+                         not cache.results[inst_id].failed)
     for cells, opts in sp.validations:
         ws.data_validation(cells[0][0], cells[0][1], cells[0][0], cells[0][1], dict(opts))
     for severity, cells, criteria in sp.highlights:
