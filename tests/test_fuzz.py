@@ -10,7 +10,7 @@ aborts (a native crash) costs the child, not the test run: the parent names the 
 killed it and carries on after it.
 
 Environment (all optional): FUZZ_SEED (default 1), FUZZ_BUDGET seconds (default 30),
-FUZZ_COUNT mutations (default 4000), FUZZ_JOBS processes (default 2). A longer run::
+FUZZ_COUNT mutations (default 6000), FUZZ_JOBS processes (default 2). A longer run::
 
     FUZZ_SEED=7 FUZZ_BUDGET=600 FUZZ_COUNT=100000 python -m pytest -q tests/test_fuzz.py
 
@@ -34,7 +34,7 @@ from corpus.mutate import bases, mutated
 
 SEED = os.environ.get("FUZZ_SEED", "1")
 BUDGET = float(os.environ.get("FUZZ_BUDGET", "30"))
-COUNT = int(os.environ.get("FUZZ_COUNT", "4000"))
+COUNT = int(os.environ.get("FUZZ_COUNT", "6000"))
 JOBS = int(os.environ.get("FUZZ_JOBS", "2"))
 PER_FILE_SECONDS = 5.0
 MEMORY_LIMIT = 1536 * 1024 ** 2

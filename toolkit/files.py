@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import tempfile
 import unicodedata
 from contextlib import contextmanager
@@ -61,7 +62,9 @@ def atomic_path(path: str | Path, suffix: str = ".part") -> Iterator[str]:
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name[:40]}.", suffix=suffix, dir=str(target.parent))
+    stem = f".{target.name[:40]}.tmp"
+    sweep_dead_temps(target.parent, stem)
+    fd, tmp = tempfile.mkstemp(prefix=f"{stem}{os.getpid()}-", suffix=suffix, dir=str(target.parent))
     os.close(fd)
     try:
         yield tmp
@@ -72,6 +75,43 @@ def atomic_path(path: str | Path, suffix: str = ".part") -> Iterator[str]:
         except OSError:
             pass
         raise
+
+
+def sweep_dead_temps(folder: str | Path, stem: str) -> None:
+    """Remove what earlier runs killed outright (SIGKILL, power loss) left behind.
+
+    Temporary names carry the process id (``{stem}{pid}-…``); a temporary of a process that no
+    longer exists can only be a leftover. Files and folders alike; anything unreadable is left.
+    """
+    try:
+        entries = list(Path(folder).iterdir())
+    except OSError:
+        return
+    for entry in entries:
+        if not entry.name.startswith(stem):
+            continue
+        pid_text = entry.name[len(stem):].split("-", 1)[0]
+        if not pid_text.isdigit() or _alive(int(pid_text)):
+            continue
+        try:
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink()
+        except OSError:
+            pass
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True
+    return True
 
 
 def write_atomic(path: str | Path, data: bytes) -> None:

@@ -309,7 +309,6 @@ def _check_ods_extent(zf: zipfile.ZipFile) -> None:
     from xml.parsers import expat
 
     state = {"row": 0, "last_row": 0, "width": 0, "row_rep": 1, "col": 0, "row_last_col": 0, "name": ""}
-    stack: list[tuple[str, int, bool]] = []
 
     def rep(attrs: dict[str, str], what: str) -> int:
         for k, v in attrs.items():

@@ -33,7 +33,19 @@ _registry: Registry | None = None
 def _init(schema_dirs: Sequence[str]) -> None:
     global _registry
     _limit_worker()
+    _quiet_native_errors()
     _registry = Registry(schema_dirs)
+
+
+def _quiet_native_errors() -> None:
+    """A panic inside python-calamine prints a Rust backtrace on stderr before it is turned into a
+    rejection; the user gets the one-line reason in the report, not that noise."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
+        os.close(devnull)
+    except OSError:
+        pass
 
 
 def _check_in_worker(path: str) -> Result:

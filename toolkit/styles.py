@@ -37,7 +37,7 @@ class Formats:
         self.note = wb.add_format({**base, "italic": True, "font_size": 9, "text_wrap": True})
         self.blocked = wb.add_format({**base, **border, "bg_color": COMPUTED_FILL})
         self.field_label = wb.add_format({**base, **border, "bold": True, "bg_color": HEADING_FILL})
-        self.check = wb.add_format({**base, **border, "text_wrap": True, "font_color": "#006100", "font_size": 9})
+        self.check = wb.add_format({**base, **border, "text_wrap": True, "font_color": "#006100", "font_size": 9, "indent": 1})
         self.check_failed = wb.add_format({"font_color": "#9C0006", "bold": True})
         self.error = wb.add_format({"bg_color": ERROR_FILL, "font_color": "#9C0006"})
         self.warning = wb.add_format({"bg_color": WARNING_FILL, "font_color": "#7F4F00"})

@@ -12,6 +12,7 @@ row order, which :class:`_RowOrdered` guarantees for the sheets laid out by coor
 from __future__ import annotations
 
 import datetime as dt
+import os
 import tempfile
 from pathlib import Path
 from typing import Any, Callable
@@ -22,7 +23,7 @@ from .layout import (CHECK_HEADING, PASS_MARK, SheetLayout, col_letter, layout_o
                      quote_sheet)
 from .merge import SUBMISSION_STATUS, Consolidation
 from .schema import ValueSpec
-from .files import atomic_path
+from .files import atomic_path, sweep_dead_temps
 from .styles import Formats
 from .xlsx import FastWorkbook
 
@@ -87,10 +88,14 @@ def _detail_columns(c: Consolidation) -> tuple[list[tuple[str, str]], list[tuple
     return fields, inds
 
 
+ROWS_DIR_STEM = "toolkit-summary-"
+
+
 def _write(c: Consolidation, path: str) -> None:
     # constant-memory mode keeps each sheet's rows in a temporary file until close(); in a folder
     # of their own they are removed even when writing fails midway
-    with tempfile.TemporaryDirectory(prefix="toolkit-summary-", ignore_cleanup_errors=True) as rows_dir:
+    sweep_dead_temps(tempfile.gettempdir(), ROWS_DIR_STEM)
+    with tempfile.TemporaryDirectory(prefix=f"{ROWS_DIR_STEM}{os.getpid()}-", ignore_cleanup_errors=True) as rows_dir:
         _write_workbook(c, path, rows_dir)
 
 

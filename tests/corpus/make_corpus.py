@@ -42,6 +42,8 @@ from typing import Any, Callable
 HERE = Path(__file__).resolve().parent
 if str(HERE.parent) not in sys.path:          # tests/ holds filled.py
     sys.path.insert(0, str(HERE.parent))
+if __name__ == "__main__" and (HERE.parent.parent / "toolkit").is_dir():
+    sys.path.insert(0, str(HERE.parent.parent))   # as a script: the toolkit of this checkout
 
 import filled as F  # noqa: E402
 from toolkit.layout import IDENTITY_SHEET  # noqa: E402
@@ -940,6 +942,15 @@ print(json.dumps({"status": r.status, "reason": r.reason("en"), "messages": [i.m
 """
 
 
+def toolkit_env(**extra: str) -> dict[str, str]:
+    """The environment for a child Python that must import this very toolkit (not another install)."""
+    import toolkit
+
+    root = str(Path(toolkit.__file__).resolve().parent.parent)
+    path = os.environ.get("PYTHONPATH")
+    return {**os.environ, "PYTHONPATH": root + (os.pathsep + path if path else ""), **extra}
+
+
 def measure(path: str | Path, memory_limit: int = 1 << 30, timeout: float = 60) -> dict[str, Any]:
     """check_file on one file in a fresh interpreter under an address-space limit.
 
@@ -948,7 +959,7 @@ def measure(path: str | Path, memory_limit: int = 1 << 30, timeout: float = 60) 
     ``crashed`` with the return code and stderr tail when the process died.
     """
     proc = subprocess.run([sys.executable, "-c", _MEASURE, str(path), str(memory_limit)],
-                          capture_output=True, text=True, timeout=timeout)
+                          capture_output=True, text=True, timeout=timeout, env=toolkit_env())
     if proc.returncode != 0 or not proc.stdout.strip():
         return {"crashed": proc.returncode, "stderr": proc.stderr[-2000:]}
     return json.loads(proc.stdout.strip().splitlines()[-1])

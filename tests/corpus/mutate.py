@@ -19,14 +19,13 @@ import io
 import random
 import re
 import struct
+import sys
 import warnings
 import zipfile
 import zlib
 from functools import lru_cache
 from pathlib import Path
 from typing import Callable
-
-import sys
 
 HERE = Path(__file__).resolve().parent
 if str(HERE.parent) not in sys.path:
@@ -320,6 +319,5 @@ def mutated(seed: int | str, index: int) -> tuple[str, bytes]:
             what, data = fn(rng, data)
         except (zipfile.BadZipFile, zlib.error, EOFError, ValueError, IndexError, KeyError, NotImplementedError, RuntimeError, OSError, struct.error):
             what = f"{fn.__name__} skipped (the file no longer unzips)"
-            data = data
         steps.append(f"{fn.__name__}: {what}")
     return f"{base_name} | " + " | ".join(steps), data
