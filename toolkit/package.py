@@ -243,6 +243,7 @@ def _inspect_zip(p: Path, size: int) -> PackageFacts:
         return facts
 
 
+_FORMULA_CELL = re.compile(rb'<c r="([A-Z]{1,3}[0-9]{1,7})"[^>]*><f[\s>/]')
 _FORMULA_TAG = re.compile(rb'<(?:\w+:)?f(?:>|\s[^>]*>)')
 _ERROR_CELL = re.compile(rb'<(?:\w+:)?c\b([^>]*\bt="e"[^>]*)>(.*?)</(?:\w+:)?c>', re.S)
 _VALUE = re.compile(rb'<(?:\w+:)?v>([^<]*)</(?:\w+:)?v>')
@@ -392,26 +393,20 @@ def _scan_sheet_xml(data: bytes, sf: SheetFacts) -> None:
     at = data.rfind(b"sheetProtection")
     p = _PROTECTION.search(data, max(at - 10, 0)) if at >= 0 else None
     sf.protected = bool(p and re.search(rb'\bsheet="(1|true)"', p.group(1)))
-    # A cell's formula is its first child (CT_Cell: f, v, is), so the tag just before each <f>
-    # is the cell's own start tag: find the formulas, then look one tag back for the address.
-    # Plain bytes.find is several times faster than a regular expression over the whole part.
-    if b":f>" in data or b":f " in data:
-        starts = [m.start() for m in _FORMULA_TAG.finditer(data)]
-    else:
-        starts = []
-        for pat in (b"<f>", b"<f "):
-            pos = data.find(pat)
-            while pos >= 0:
-                starts.append(pos)
-                pos = data.find(pat, pos + 3)
+    # A cell's formula is its first child (CT_Cell: f, v, is): one pass of a regular expression
+    # anchored on the literal '<c r="' finds every formula cell with its reference. Parts written
+    # with namespace prefixes (<x:c>) take the slower general path.
     sf.data = data
-    for pos in starts:
-        start = data.rfind(b"<", 0, pos)
-        q = data.find(b' r="', start, pos) if start >= 0 else -1
-        if q < 0:
-            continue
-        end = data.find(b'"', q + 4, pos)
-        sf.formulas[data[q + 4:end]] = pos
+    if b":f>" in data or b":f " in data:
+        for m in _FORMULA_TAG.finditer(data):
+            pos = m.start()
+            start = data.rfind(b"<", 0, pos)
+            q = data.find(b' r="', start, pos) if start >= 0 else -1
+            if q >= 0:
+                sf.formulas[data[q + 4:data.find(b'"', q + 4, pos)]] = pos
+    else:
+        for m in _FORMULA_CELL.finditer(data):
+            sf.formulas[m.group(1)] = m.end() - 2
     if b't="e"' in data:
         for m in _ERROR_CELL.finditer(data):
             ref = _REF.search(m.group(1))
