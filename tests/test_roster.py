@@ -10,21 +10,11 @@ import pytest
 from toolkit.roster import Agency, RosterError, read_roster
 
 SAMPLE_ROSTER = Path(__file__).resolve().parent.parent / "workbooks" / "sample-roster.csv"  # bundled copy of the reference roster
-FALLBACK_ROSTER = """code,name,group
-D001,市发展和改革局,政府部门
-D002,市经济和信息化局,政府部门
-D003,市教育局,政府部门
-T001,兰江街道办事处,街道
-T002,凤山街道办事处,街道
-O001,市公共资源交易中心,其他单位
-"""
 
 
 @pytest.fixture(scope="module")
 def sample_text() -> str:
-    if SAMPLE_ROSTER.exists():
-        return SAMPLE_ROSTER.read_text(encoding="utf-8")
-    return FALLBACK_ROSTER
+    return SAMPLE_ROSTER.read_text(encoding="utf-8")
 
 
 @pytest.fixture(scope="module")

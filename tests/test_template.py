@@ -31,15 +31,6 @@ from toolkit.template import MANIFEST_NAME, TemplateRequest, build_template, gen
 
 FORMS = ["gov-info-disclosure-2017", "gov-info-disclosure-2021"]
 SAMPLE_ROSTER = Path(__file__).resolve().parent.parent / "workbooks" / "sample-roster.csv"  # bundled copy of the reference roster
-# The first lines of the sample roster, should the bundled copy be missing.
-FALLBACK_ROSTER = """code,name,group
-D001,市发展和改革局,政府部门
-D002,市经济和信息化局,政府部门
-D003,市教育局,政府部门
-T001,兰江街道办事处,街道
-T002,凤山街道办事处,街道
-O001,市公共资源交易中心,其他单位
-"""
 PASSWORD = "secret"
 WINDOWS_BAD = set('<>:"/\\|?*') | {chr(i) for i in range(32)}
 WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
@@ -49,12 +40,8 @@ DV_TYPES = {"integer": {"whole"}, "decimal": {"custom", "decimal"}, "date": {"da
 # ---------------------------------------------------------------------------- fixtures
 
 @pytest.fixture(scope="module")
-def roster_path(tmp_path_factory) -> Path:
-    if SAMPLE_ROSTER.exists():
-        return SAMPLE_ROSTER
-    p = tmp_path_factory.mktemp("roster") / "sample-roster.csv"
-    p.write_text(FALLBACK_ROSTER, encoding="utf-8")
-    return p
+def roster_path() -> Path:
+    return SAMPLE_ROSTER
 
 
 @pytest.fixture(scope="module")

@@ -322,14 +322,19 @@ def _write_status(ws: Any, c: Consolidation, fm: Formats) -> None:
     ws.freeze_panes(first + 1, 0)
 
 
-def _write_issues(ws: Any, c: Consolidation, fm: Formats) -> None:
-    head = ("单位代码", "单位名称", "文件", "位置", "级别", "说明", "规则")
-    widths = (12, 24, 30, 26, 8, 80, 18)
-    for j, (h, w) in enumerate(zip(head, widths)):
+def _list_sheet(ws: Any, fm: Formats, title: str, columns: tuple[tuple[str, int], ...]) -> tuple[str, ...]:
+    """A title on row 1 and headed, sized columns on row 2: the frame of every list sheet."""
+    for j, (h, w) in enumerate(columns):
         ws.set_column(j, j, w)
-    ws.write_string(0, 0, "问题清单", fm.table_title)
-    for j, h in enumerate(head):
+    ws.write_string(0, 0, title, fm.table_title)
+    for j, (h, _) in enumerate(columns):
         ws.write_string(1, j, h, fm.heading)
+    return tuple(h for h, _ in columns)
+
+
+def _write_issues(ws: Any, c: Consolidation, fm: Formats) -> None:
+    head = _list_sheet(ws, fm, "问题清单", (("单位代码", 12), ("单位名称", 24), ("文件", 30), ("位置", 26), ("级别", 8),
+                                        ("说明", 80), ("规则", 18)))
     row = 2
     for s in c.submissions:
         r = s.result
@@ -347,13 +352,9 @@ def _write_issues(ws: Any, c: Consolidation, fm: Formats) -> None:
 
 
 def _write_sources(ws: Any, c: Consolidation, fm: Formats) -> None:
-    head = ("文件", "sha256", "大小（字节）", "修改时间", "表单", "版本", "模板编号", "单位代码", "状态", "计入汇总")
-    widths = (36, 66, 12, 20, 26, 8, 34, 12, 16, 8)
-    for j, (h, w) in enumerate(zip(head, widths)):
-        ws.set_column(j, j, w)
-    ws.write_string(0, 0, "数据来源（每个数字都来自下列文件）", fm.table_title)
-    for j, h in enumerate(head):
-        ws.write_string(1, j, h, fm.heading)
+    head = _list_sheet(ws, fm, "数据来源（每个数字都来自下列文件）", (
+        ("文件", 36), ("sha256", 66), ("大小（字节）", 12), ("修改时间", 20), ("表单", 26), ("版本", 8), ("模板编号", 34),
+        ("单位代码", 12), ("状态", 16), ("计入汇总", 8)))
     row = 2
     for s in c.submissions:
         r = s.result
