@@ -112,9 +112,6 @@ class TemplatePlan:
                            for inst in form.instances]
         self.sheets = [self._plan_sheet(s) for s in self.layout.sheets]
 
-    def _pass_ref(self, inst: RuleInstance, sheet: str) -> str:
-        return self.layout.check_pass_ref(inst, sheet)
-
     def _plan_sheet(self, sl: SheetLayout) -> _SheetPlan:
         plan = _SheetPlan()
         form, lay = self.form, self.layout
@@ -149,7 +146,7 @@ class TemplatePlan:
                     mirror = a1(sl.mirrors[inst.id], sl.mirror_col, absolute=True)
                     plan.highlights.append((severity, cells, f"=NOT({mirror})"))
         for (row, col), insts in sl.checks.items():
-            passes = [self._pass_ref(i, sl.name) for i in insts]
+            passes = [lay.check_pass_ref(i, sl.name) for i in insts]
             results = [lay.check_result_ref(i, sl.name) for i in insts]
             failing = "&".join(f'IF({p},"",{r}&"；")' for p, r in zip(passes, results))
             plan.checks[(row, col)] = (f'=IF(AND({",".join(passes)}),"{PASS_MARK}",{failing})', insts)
