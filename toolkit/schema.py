@@ -10,6 +10,7 @@ own form can find the line to fix.
 from __future__ import annotations
 
 import hashlib
+import importlib.resources
 import json
 import re
 from dataclasses import dataclass, field
@@ -21,7 +22,9 @@ import jsonschema
 
 from . import rules as rx
 
-SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schema"
+# The meta-schema and the shipped forms travel inside the package, so an installed wheel finds them.
+FORMS = importlib.resources.files("toolkit").joinpath("forms")
+SCHEMA_DIR = Path(str(FORMS))
 META_SCHEMA_PATH = SCHEMA_DIR / "indicator-schema.json"
 # Sheet names the template writer uses itself; a form may not take them.
 RESERVED_SHEETS = ("填表说明", "审核", "_toolkit", "_lists")
@@ -319,7 +322,7 @@ _validator: jsonschema.protocols.Validator | None = None
 def _meta_validator() -> jsonschema.protocols.Validator:
     global _validator
     if _validator is None:
-        meta = json.loads(META_SCHEMA_PATH.read_text(encoding="utf-8"))
+        meta = json.loads(FORMS.joinpath("indicator-schema.json").read_text(encoding="utf-8"))
         _validator = jsonschema.Draft202012Validator(meta)
     return _validator
 
@@ -702,7 +705,7 @@ def _expand_range(form: Form, start: str, end: str) -> list[str]:
 # ---------------------------------------------------------------------------- shipped forms
 
 def shipped_schemas() -> dict[str, Path]:
-    """The forms shipped in schema/, by id (the meta-schema is not one)."""
+    """The forms shipped in toolkit/forms/, by id (the meta-schema is not one)."""
     out: dict[str, Path] = {}
     for p in sorted(SCHEMA_DIR.glob("*.json")):
         if p == META_SCHEMA_PATH:
