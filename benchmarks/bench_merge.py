@@ -21,7 +21,7 @@ from _common import cores, peak_rss_mb
 
 from python_calamine import CalamineWorkbook
 
-from toolkit.merge import merge
+from toolkit.consolidation import merge
 from toolkit.roster import Agency
 from toolkit.samples import as_inputs, header_values, random_figures
 from toolkit.schema import load_form, resolve

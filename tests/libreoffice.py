@@ -322,7 +322,7 @@ def render_pictures(out_dir: str | Path | None = None, lo: LibreOffice | None = 
 def sample_summary(path: str | Path) -> Path:
     """The summary workbook of the bundled sample returns (what ``toolkit merge workbooks/returns-2021
     --roster workbooks/sample-roster.csv -o path`` writes)."""
-    from toolkit.merge import merge
+    from toolkit.consolidation import merge
     from toolkit.roster import read_roster
     from toolkit.summary import write_summary
 

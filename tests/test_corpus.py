@@ -20,7 +20,7 @@ import pytest
 import filled as F
 from corpus.make_corpus import CASES, Case, make_corpus, measure, toolkit_env
 from test_official_forms import SEED_2017
-from toolkit.merge import merge
+from toolkit.consolidation import merge
 from toolkit.registry import Registry
 from toolkit.roster import Agency
 from toolkit.runner import check_many

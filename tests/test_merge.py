@@ -26,7 +26,7 @@ import pytest
 import toolkit.summary as summary_mod
 from toolkit.export import consolidation_json
 from toolkit.layout import a1, col_letter, layout_of
-from toolkit.merge import MergeError, consolidate, merge
+from toolkit.consolidation import MergeError, consolidate, merge
 from toolkit.registry import Registry
 from toolkit.roster import Agency, read_roster
 from toolkit.samples import as_inputs, header_values, random_figures

@@ -28,7 +28,7 @@ from toolkit.summary import summary_sheet_name
 
 
 def run(*args: object):
-    return CliRunner().invoke(main, ["merge", *map(str, args)])
+    return CliRunner(env={"TOOLKIT_LANG": "en"}).invoke(main, ["merge", *map(str, args)])
 
 
 def assert_no_traceback(result) -> None:

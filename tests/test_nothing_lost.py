@@ -146,13 +146,13 @@ def test_every_output_is_written_by_rename(inputs, tmp_path, replaces):
 
     out = tmp_path / "out"
     for fmt in ("text", "json", "csv"):
-        r = runner.invoke(main, ["check", str(inputs / "good_1.xlsx"), "--format", fmt, "-o", str(out / f"check.{fmt}")], catch_exceptions=False)
+        r = runner.invoke(main, ["check", str(inputs / "good_1.xlsx"), "--format", fmt, "-o", str(out / f"check.{'txt' if fmt == 'text' else fmt}")], catch_exceptions=False)
         assert r.exit_code == 0, r.output
     r = runner.invoke(main, ["merge", str(inputs / "good_1.xlsx"), str(inputs / "good_2.xlsx"), "-o", str(out / "summary.xlsx"),
                              "--json", str(out / "s.json"), "--csv", str(out / "s.csv"), "--jobs", "1"], catch_exceptions=False)
     assert r.exit_code == 0, r.output
     assert_all_renamed(out, replaces)
-    assert sorted(p.name for p in out.iterdir()) == ["check.csv", "check.json", "check.text", "s.csv", "s.json", "summary.xlsx"]
+    assert sorted(p.name for p in out.iterdir()) == ["check.csv", "check.json", "check.txt", "s.csv", "s.json", "summary.xlsx"]
 
 
 def _previous_outputs(inputs: Path, out: Path) -> dict[str, str]:
@@ -260,7 +260,7 @@ def test_interrupted_summary_removes_its_temporary_files(inputs, tmp_path, monke
     import tempfile
 
     import toolkit.summary as S
-    from toolkit.merge import merge
+    from toolkit.consolidation import merge
 
     out, tmp = tmp_path / "out", tmp_path / "tmp"
     tmp.mkdir()
@@ -282,7 +282,7 @@ def test_interrupted_summary_removes_its_temporary_files(inputs, tmp_path, monke
 def test_failed_rename_keeps_the_target_and_removes_the_temporary(inputs, tmp_path, monkeypatch):
     """A full disk or a locked target (Windows: the file is open in Excel) at the last step."""
     from toolkit.export import write_csv, write_json
-    from toolkit.merge import merge
+    from toolkit.consolidation import merge
     from toolkit.summary import write_summary
 
     out = tmp_path / "out"
@@ -325,7 +325,7 @@ def test_agency_text_is_neutralised_in_every_output(evil, tmp_path):
     out = tmp_path / "out"
     r = toolkit("merge", evil, "-o", out / "summary.xlsx", "--json", out / "s.json", "--csv", out / "s.csv", "--jobs", "2")
     assert r.returncode == 0, r.stderr
-    assert f"{len(EVIL)} of {len(EVIL)} workbook(s) in the totals" in r.stdout, r.stdout
+    assert f"{len(EVIL)} 份报表中 {len(EVIL)} 份计入合计" in r.stdout, r.stdout
     r = toolkit("check", evil, "--format", "csv", "-o", out / "check.csv")
     assert r.returncode == 0, r.stderr
 

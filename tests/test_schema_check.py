@@ -113,7 +113,7 @@ def test_broken_schema_library(name: str):
 def test_broken_schema_cli(name: str):
     pointer, fragment = EXPECTED[name]
     path = str(BROKEN / name)
-    result = CliRunner().invoke(main, ["schema", "check", path])
+    result = CliRunner(env={"TOOLKIT_LANG": "en"}).invoke(main, ["schema", "check", path])
     assert result.exit_code == 1, result.output
     assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
     lines = result.output.splitlines()
@@ -125,14 +125,14 @@ def test_broken_schema_cli(name: str):
 
 def test_cli_checks_several_files_and_fails_if_any_is_broken():
     ok = sm.shipped_schemas()[SHIPPED[0]]
-    result = CliRunner().invoke(main, ["schema", "check", str(ok), str(BROKEN / "dup_rule_id.json")])
+    result = CliRunner(env={"TOOLKIT_LANG": "en"}).invoke(main, ["schema", "check", str(ok), str(BROKEN / "dup_rule_id.json")])
     assert result.exit_code == 1
     assert f"{ok}: ok" in result.output
     assert "dup_rule_id.json: /rules/1/id: " in result.output
 
 
 def test_cli_missing_file():
-    result = CliRunner().invoke(main, ["schema", "check", "no/such/form.json"])
+    result = CliRunner(env={"TOOLKIT_LANG": "en"}).invoke(main, ["schema", "check", "no/such/form.json"])
     assert result.exit_code == 1
     assert result.output.startswith("no/such/form.json: /: cannot read the file")
 
@@ -144,13 +144,13 @@ def test_shipped_schema_passes(form_id: str):
     path = sm.shipped_schemas()[form_id]
     assert sm.check_document(sm.read_document(path)) == []
     for arg in (str(path), form_id):  # a path or the id of a shipped form
-        result = CliRunner().invoke(main, ["schema", "check", arg])
+        result = CliRunner(env={"TOOLKIT_LANG": "en"}).invoke(main, ["schema", "check", arg])
         assert result.exit_code == 0, result.output
         assert f"ok — {form_id} 1.0.0" in result.output
 
 
 def test_both_shipped_schemas_at_once():
-    result = CliRunner().invoke(main, ["schema", "check", *SHIPPED])
+    result = CliRunner(env={"TOOLKIT_LANG": "en"}).invoke(main, ["schema", "check", *SHIPPED])
     assert result.exit_code == 0, result.output
     assert result.output.count(": ok — ") == 2
 
@@ -170,7 +170,7 @@ def test_shipped_form_counts():
 @pytest.mark.parametrize("form_id", SHIPPED)
 def test_schema_show(form_id: str):
     form = sm.load_form(sm.resolve(form_id))
-    result = CliRunner().invoke(main, ["schema", "show", form_id])
+    result = CliRunner(env={"TOOLKIT_LANG": "en"}).invoke(main, ["schema", "show", form_id])
     assert result.exit_code == 0, result.output
     out = result.output
     assert form.title in out and form_id in out
@@ -185,7 +185,7 @@ def test_schema_show(form_id: str):
 
 
 def test_schema_show_broken_file_is_one_line():
-    result = CliRunner().invoke(main, ["schema", "show", str(BROKEN / "dup_rule_id.json")])
+    result = CliRunner(env={"TOOLKIT_LANG": "en"}).invoke(main, ["schema", "show", str(BROKEN / "dup_rule_id.json")])
     assert result.exit_code == 1
     assert "Traceback" not in result.output
     assert "/rules/1/id" in result.output

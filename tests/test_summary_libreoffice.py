@@ -19,7 +19,7 @@ import pytest
 import libreoffice
 from test_merge import FORM_A, FORM_B, ROSTER, SAMPLES, form_of, make_return, numeric_codes
 from toolkit.layout import a1, layout_of
-from toolkit.merge import merge
+from toolkit.consolidation import merge
 from toolkit.roster import Agency, read_roster
 from toolkit.summary import summary_sheet_name, write_summary
 

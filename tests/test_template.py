@@ -405,7 +405,7 @@ def test_manifest_lists_every_agency_with_the_file_hash(gen):
 # ---------------------------------------------------------------------------- roster problems on the command line
 
 def run_template(out: Path, roster: Path):
-    return CliRunner().invoke(main, ["template", "gov-info-disclosure-2021", "-o", str(out), "--roster", str(roster), "--password", "x"])
+    return CliRunner(env={"TOOLKIT_LANG": "en"}).invoke(main, ["template", "gov-info-disclosure-2021", "-o", str(out), "--roster", str(roster), "--password", "x"])
 
 
 def error_text(result) -> str:
@@ -454,7 +454,7 @@ def test_unreadable_roster_stops_everything(tmp_path, make):
 
 def test_good_roster_on_the_command_line(tmp_path, roster_path, agencies):
     out = tmp_path / "out"
-    result = CliRunner().invoke(main, ["template", "gov-info-disclosure-2017", "-o", str(out), "--roster", str(roster_path), "--jobs", "1"])
+    result = CliRunner(env={"TOOLKIT_LANG": "en"}).invoke(main, ["template", "gov-info-disclosure-2017", "-o", str(out), "--roster", str(roster_path), "--jobs", "1"])
     assert result.exit_code == 0, error_text(result)
     names = sorted(p.name for p in out.iterdir())
     assert len(names) == len(agencies) + 1 and MANIFEST_NAME in names

@@ -1,199 +1,300 @@
-"""The command line: a thin click layer over the library.
+"""The command line: a thin click layer over the library calls in :mod:`toolkit.api`.
 
-Every command turns expected failures (bad schema, unreadable roster, hostile workbook) into one
-line naming the file and a non-zero exit; a traceback here is a bug.
+Every command speaks the language chosen once (``toolkit --lang en …``, the ``TOOLKIT_LANG``
+variable, else the locale, Chinese when unsure). Every expected failure is a
+:class:`toolkit.errors.ToolkitError`, turned into one line naming the file and an exit code in one
+place (:meth:`ToolkitGroup.invoke`); a traceback here is a bug.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
-from . import __version__
-from . import schema as schema_mod
-from .outline import outline
+from . import __version__, api
+from .errors import OutputRefused, ToolkitError, exit_code, in_language
+from .progress import Progress
+
+LANGS = ("zh", "en")
+
+
+def default_lang() -> str:
+    """TOOLKIT_LANG, else the locale's language (LC_ALL, LC_MESSAGES, LANG, LANGUAGE): English only
+    when the locale says English; Chinese when it says Chinese or nothing clear."""
+    explicit = os.environ.get("TOOLKIT_LANG", "").strip().lower()
+    if explicit in LANGS:
+        return explicit
+    for var in ("LC_ALL", "LC_MESSAGES", "LANG", "LANGUAGE"):
+        value = os.environ.get(var, "").strip().lower()
+        if value and value not in ("c", "posix", "c.utf-8", "c.utf8"):
+            return "en" if value.startswith("en") else "zh"
+    return "zh"
+
+
+def _lang(ctx: click.Context | None = None) -> str:
+    ctx = ctx or click.get_current_context(silent=True)
+    while ctx is not None:
+        if isinstance(ctx.obj, dict) and ctx.obj.get("lang"):
+            return str(ctx.obj["lang"])
+        ctx = ctx.parent
+    return default_lang()
+
+
+def say(zh: str, en: str, err: bool = False) -> None:
+    """One line in the chosen language."""
+    click.echo(en if _lang() == "en" else zh, err=err)
+
+
+def _error_line(zh: str, en: str) -> str:
+    return f"error: {en}" if _lang() == "en" else f"错误：{zh}"
 
 
 class ToolkitGroup(click.Group):
-    """Catches the library's own errors so the user sees one line, not a traceback."""
+    """Turns the library's errors into one line and an exit code, in one place."""
 
-    def invoke(self, ctx: click.Context):  # type: ignore[override]
+    def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except schema_mod.SchemaError as e:
-            click.echo(f"error: {e}", err=True)
-            ctx.exit(1)
+        except ToolkitError as e:
+            click.echo(_error_line(e.message("zh"), e.message("en")), err=True)
+            ctx.exit(exit_code(e))
         except OSError as e:
             where = f"{e.filename}: " if getattr(e, "filename", None) else ""
-            click.echo(f"error: {where}{e.strerror or e}", err=True)
+            reason = e.strerror or str(e)
+            click.echo(_error_line(f"{where}{reason}", f"{where}{reason}"), err=True)
             ctx.exit(1)
         except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
+            click.echo("已中断" if _lang(ctx) == "zh" else "interrupted", err=True)
             ctx.exit(130)
 
 
-@click.group(cls=ToolkitGroup, context_settings={"help_option_names": ["-h", "--help"]})
+def _lang_option(f: Any) -> Any:
+    return click.option("--lang", type=click.Choice(LANGS), default=None,
+                        help="消息语言 zh|en（默认同 toolkit --lang）/ language of messages.")(f)
+
+
+def _set_lang(lang: str | None) -> str:
+    ctx = click.get_current_context()
+    if lang:
+        ctx.ensure_object(dict)["lang"] = lang
+    return _lang(ctx)
+
+
+@click.group(cls=ToolkitGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="toolkit")
-def main() -> None:
-    """Spreadsheet templates for statistical reporting (统计报表模板工具).
+@click.option("--lang", type=click.Choice(LANGS), default=None,
+              help="消息语言：zh 中文（默认）或 en English；也可设环境变量 TOOLKIT_LANG。")
+@click.pass_context
+def main(ctx: click.Context, lang: str | None) -> None:
+    """统计报表模板工具：由指标体系生成锁定的填报模板，回收时逐格审核，汇总成表。
 
-    Generate locked Excel templates from an indicator schema, read filled ones back with
-    validation, and merge them into a summary.
+    Spreadsheet templates for statistical reporting: generate locked Excel templates from an
+    indicator schema, check the returned workbooks, merge them into a summary.
     """
+    ctx.ensure_object(dict)["lang"] = lang or default_lang()
 
 
-def _load_roster(path: str) -> list:
-    """The roster's agencies, or every problem on its own line and exit 1 (nothing is written)."""
-    from .roster import RosterError, read_roster
+# ------------------------------------------------------------------------------------ outputs
 
-    try:
-        return read_roster(path)
-    except RosterError as e:
-        for p in e.problems:
-            click.echo(f"error: {path}: {p}", err=True)
-        sys.exit(1)
+OUTPUT_SUFFIXES = {"xlsx": (".xlsx",), "json": (".json",), "csv": (".csv",), "text": (".txt", ".log", "")}
 
 
-@main.group("schema")
+def refuse_wrong_suffix(path: str | None, kind: str, option: str) -> None:
+    """An output whose extension says another kind than what is written is refused: a summary
+    named .csv would be opened by Excel as text and look broken."""
+    if not path:
+        return
+    suffix = Path(path).suffix.lower()
+    allowed = OUTPUT_SUFFIXES[kind]
+    if suffix not in allowed:
+        want = "、".join(s for s in allowed if s) or "（无扩展名）"
+        want_en = ", ".join(s for s in allowed if s)
+        raise OutputRefused(f"{path}：{option} 写出的是 {kind.upper()} 文件，文件名应以 {want} 结尾",
+                            f"{path}: {option} writes a {kind.upper()} file; the name should end in {want_en}")
+
+
+# ------------------------------------------------------------------------------------ schema
+
+@main.group("schema", short_help="查看与检查指标体系（表单定义）/ schemas.")
 def schema_group() -> None:
-    """Check and describe indicator schemas (指标体系)."""
+    """查看与检查指标体系（表单定义）。Check, list and describe indicator schemas."""
 
 
-@schema_group.command("check")
+@schema_group.command("list", short_help="列出随工具提供的表单 / shipped forms.")
+def schema_list() -> None:
+    """列出随工具提供的表单：编号、版本、名称。List the shipped forms."""
+    from .schema import load_form, shipped_schemas
+
+    for form_id, path in shipped_schemas().items():
+        form = load_form(path)
+        click.echo(f"{form_id}\t{form.version}\t{form.title}")
+
+
+@schema_group.command("check", short_help="检查表单定义是否可用 / check schemas.")
 @click.argument("files", nargs=-1, required=True)
 def schema_check(files: tuple[str, ...]) -> None:
-    """Check schema FILES (paths or shipped ids); exit 1 when any has a problem."""
+    """检查表单定义 FILES（文件路径或内置表单编号），每个问题一行；有问题时退出码为 1。
+
+    Check schema FILES (paths or shipped ids); one line per problem, exit 1 when any has one.
+    """
+    from . import schema as schema_mod
+
+    lang = _lang()
     bad = 0
     for name in files:
         try:
             path = schema_mod.resolve(name)
             doc = schema_mod.read_document(path)
-            problems = schema_mod.check_document(doc)
+            problems: list[Any] = list(schema_mod.check_document(doc))
         except schema_mod.SchemaError as e:
             problems = e.problems
             path = Path(name)
         if problems:
             bad += 1
             for p in problems:
-                click.echo(f"{path}: {p}")
+                click.echo(f"{path}: {in_language(str(p), lang)}")
         else:
             form = schema_mod.load_form(doc, str(path))
-            click.echo(f"{path}: ok — {form.id} {form.version}, {len(form.indicators)} indicators, "
-                       f"{len(form.instances)} rule checks")
+            say(f"{path}：可用 — {form.id} {form.version}，{len(form.indicators)} 个指标，{len(form.instances)} 项审核",
+                f"{path}: ok — {form.id} {form.version}, {len(form.indicators)} indicators, {len(form.instances)} rule checks")
     sys.exit(1 if bad else 0)
 
 
-@schema_group.command("show")
+@schema_group.command("show", short_help="显示表单的表、行、列和规则 / outline.")
 @click.argument("file")
 def schema_show(file: str) -> None:
-    """Print a readable outline of a schema: tables, rows, columns, rules."""
-    form = schema_mod.load_form(schema_mod.resolve(file))
-    click.echo(outline(form))
+    """显示表单的表、行、列和审核规则。Print a readable outline of a schema."""
+    from .outline import outline
+
+    click.echo(outline(api.load_form(file)))
 
 
-@main.command("template")
+# ------------------------------------------------------------------------------------ template
+
+@main.command("template", short_help="生成锁定的填报模板 / generate templates.")
 @click.argument("schema")
-@click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False), help="Folder for the templates and manifest.csv.")
-@click.option("--roster", type=click.Path(dir_okay=False), help="CSV or XLSX with columns code, name[, group]: one template per agency.")
-@click.option("--year", type=click.IntRange(1900, 2999), help="Reporting year (default: the schema's).")
-@click.option("--password", help="Sheet protection password (default: generated, written to manifest.csv).")
-@click.option("--jobs", type=click.IntRange(1, 64), default=None, help="Worker processes (default: the machine's cores).")
-def template_cmd(schema: str, out_dir: str, roster: str | None, year: int | None, password: str | None, jobs: int | None) -> None:
-    """Generate locked Excel templates (填报模板) from SCHEMA (a file or a shipped id)."""
-    import os
+@click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False),
+              help="模板和 manifest.csv 的存放文件夹 / folder for the templates and manifest.csv.")
+@click.option("--roster", type=click.Path(dir_okay=False),
+              help="报送单位名单（CSV 或 XLSX，列：单位代码、单位名称[、分组]），每个单位一份模板。")
+@click.option("--year", type=click.IntRange(1900, 2999), help="报告年度（默认取表单定义中的）/ reporting year.")
+@click.option("--password", help="工作表保护密码（默认自动生成并写入 manifest.csv）/ protection password.")
+@click.option("--jobs", type=click.IntRange(1, 64), default=None, help="并行进程数（默认 CPU 核数）/ worker processes.")
+def template_cmd(schema: str, out_dir: str, roster: str | None, year: int | None, password: str | None,
+                 jobs: int | None) -> None:
+    """由表单定义 SCHEMA（文件或内置编号）生成锁定的填报模板，每个单位一份，另写 manifest.csv。
 
-    from .template import MANIFEST_NAME, generate_templates
-
-    form = schema_mod.load_form(schema_mod.resolve(schema))
-    agencies = _load_roster(roster) if roster else None
-    rows, pw = generate_templates(form, out_dir, agencies, year=year, password=password, jobs=jobs or os.cpu_count() or 1)
-    click.echo(f"wrote {len(rows)} template(s) of {form.id} {form.version} to {out_dir} "
-               f"(list in {Path(out_dir) / MANIFEST_NAME}{'' if password else '; generated password in it'})")
-
-
-@main.command("check")
-@click.argument("paths", nargs=-1, required=True)
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "csv"]), default="text", show_default=True)
-@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True, help="Language of messages.")
-@click.option("--schema-dir", "schema_dirs", multiple=True, type=click.Path(file_okay=False, exists=True), help="Extra folder of form schemas (besides the shipped ones).")
-@click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write the report to FILE instead of the screen.")
-@click.option("--jobs", type=click.IntRange(1, 64), default=None, help="Worker processes (default: the machine's cores).")
-def check_cmd(paths: tuple[str, ...], fmt: str, lang: str, schema_dirs: tuple[str, ...], output: str | None, jobs: int | None) -> None:
-    """Check returned workbooks (回收的填报表): recognise, extract, validate, explain.
-
-    Exit 0 when every workbook is valid (warnings allowed), 1 when any is invalid or rejected.
+    Generate locked Excel templates from SCHEMA (a file or a shipped id), one per agency.
     """
-    from .files import write_text_atomic
-    from .registry import Registry
-    from .report import render_csv, render_json, render_text
-    from .runner import check_many
-    from .validate import iter_workbooks
+    lang = _lang()
+    form = api.load_form(schema)
+    agencies = api.load_roster(roster)
+    n = len(agencies) if agencies else 1
+    with Progress(n, "生成模板" if lang == "zh" else "writing", sys.stderr, lang) as bar:
+        batch = api.make_templates(form, out_dir, agencies, year=year, password=password, jobs=jobs,
+                                   progress=bar.advance)
+    where = batch.manifest
+    say(f"已生成 {len(batch.rows)} 份 {form.title}（{form.id} {form.version}）模板，存放于 {out_dir}"
+        f"（清单：{where}{'；自动生成的密码也在其中' if batch.password_generated else ''}）",
+        f"wrote {len(batch.rows)} template(s) of {form.id} {form.version} to {out_dir} "
+        f"(list in {where}{'; generated password in it' if batch.password_generated else ''})")
 
-    files = iter_workbooks(list(paths))
+
+# ------------------------------------------------------------------------------------ check
+
+@main.command("check", short_help="审核回收的报表 / check returned workbooks.")
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "csv"]), default="text", show_default=True,
+              help="报告格式 / report format.")
+@_lang_option
+@click.option("--schema-dir", "schema_dirs", multiple=True, type=click.Path(file_okay=False, exists=True),
+              help="另外的表单定义文件夹（内置表单之外）/ extra folder of form schemas.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="报告写入文件而不显示 / write the report to FILE.")
+@click.option("--jobs", type=click.IntRange(1, 64), default=None, help="并行进程数（默认 CPU 核数）/ worker processes.")
+def check_cmd(paths: tuple[str, ...], fmt: str, lang: str | None, schema_dirs: tuple[str, ...], output: str | None,
+              jobs: int | None) -> None:
+    """审核回收的报表：识别表单与版本、逐格读取、检查每条规则、指出问题所在的格子。
+
+    Check returned workbooks: recognise, extract, validate, explain. Exit 0 when every workbook is
+    valid (warnings allowed), 1 when any is invalid or rejected.
+    """
+    lang = _set_lang(lang)
+    refuse_wrong_suffix(output, fmt, "-o")
+    files = api.find_workbooks(paths)
     if not files:
-        raise click.UsageError("no workbooks (.xlsx .xlsm .xls .ods) found under the given paths")
-    registry = Registry(schema_dirs)
-    results = check_many(files, registry, schema_dirs=schema_dirs, jobs=jobs)
-    text = {"text": render_text, "json": render_json, "csv": render_csv}[fmt](results, lang)
+        from .errors import NoWorkbooks
+        raise NoWorkbooks(list(paths))
+    with Progress(len(files), "审核" if lang == "zh" else "checking", sys.stderr, lang) as bar:
+        results = api.check(files, schema_dirs=schema_dirs, jobs=jobs, progress=bar.advance)
+    text = api.write_report(results, output, fmt, lang)
     if output:
-        write_text_atomic(output, text)
+        from .report import summary_line
+        click.echo(f"{output}: {summary_line(results, lang)}")
     else:
         click.echo(text, nl=False)
     sys.exit(0 if all(r.status == "valid" for r in results) else 1)
 
 
-@main.command("merge")
+# ------------------------------------------------------------------------------------ merge
+
+@main.command("merge", short_help="汇总回收的报表 / merge into a summary.")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The summary workbook to write (.xlsx).")
-@click.option("--roster", type=click.Path(dir_okay=False), help="Expected agencies (CSV or XLSX): lists who is missing and who is unknown.")
-@click.option("--json", "json_out", type=click.Path(dir_okay=False), help="Also write totals and detail as JSON.")
-@click.option("--csv", "csv_out", type=click.Path(dir_okay=False), help="Also write the detail as CSV (UTF-8 with BOM).")
-@click.option("--include-invalid", is_flag=True, help="Count workbooks with errors in the totals (they are marked).")
-@click.option("--schema-dir", "schema_dirs", multiple=True, type=click.Path(file_okay=False, exists=True), help="Extra folder of form schemas.")
-@click.option("--jobs", type=click.IntRange(1, 64), default=None, help="Worker processes (default: the machine's cores).")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
+              help="要写出的汇总工作簿（.xlsx）/ the summary workbook to write.")
+@click.option("--roster", type=click.Path(dir_okay=False),
+              help="应报单位名单（CSV 或 XLSX）：列出未报送和不在名单的单位 / expected agencies.")
+@click.option("--json", "json_out", type=click.Path(dir_okay=False), help="另写合计与明细 JSON / also write JSON.")
+@click.option("--csv", "csv_out", type=click.Path(dir_okay=False), help="另写明细 CSV（UTF-8 带 BOM）/ also write CSV.")
+@click.option("--include-invalid", is_flag=True, help="有错误的报表也计入合计（会标出）/ count invalid returns too.")
+@click.option("--schema-dir", "schema_dirs", multiple=True, type=click.Path(file_okay=False, exists=True),
+              help="另外的表单定义文件夹 / extra folder of form schemas.")
+@click.option("--jobs", type=click.IntRange(1, 64), default=None, help="并行进程数（默认 CPU 核数）/ worker processes.")
 def merge_cmd(paths: tuple[str, ...], output: str, roster: str | None, json_out: str | None, csv_out: str | None,
               include_invalid: bool, schema_dirs: tuple[str, ...], jobs: int | None) -> None:
-    """Merge returned workbooks under PATHS into one summary workbook (汇总).
+    """汇总 PATHS 下回收的报表，写出汇总工作簿：合计、各单位明细、报送情况、问题清单、来源。
 
-    Every workbook is checked; invalid and rejected ones are left out of the totals and listed.
+    Merge returned workbooks under PATHS into one summary workbook. Every workbook is checked;
+    invalid and rejected ones are left out of the totals and listed.
     """
-    from .export import write_csv, write_json
-    from .merge import MergeError, choose_form, consolidate
-    from .runner import check_many
-    from .registry import Registry
-    from .summary import write_summary
-    from .validate import iter_workbooks
-
-    agencies = _load_roster(roster) if roster else None
-    registry = Registry(schema_dirs)
+    lang = _lang()
+    refuse_wrong_suffix(output, "xlsx", "-o")
+    refuse_wrong_suffix(json_out, "json", "--json")
+    refuse_wrong_suffix(csv_out, "csv", "--csv")
+    agencies = api.load_roster(roster)
     # a summary written into the folder it summarises is not one of the returns next time
     outputs = {Path(p).resolve() for p in (output, json_out, csv_out) if p}
-    files = [f for f in iter_workbooks(list(paths)) if f.resolve() not in outputs]
+    files = [f for f in api.find_workbooks(paths) if f.resolve() not in outputs]
     if not files:
-        raise click.UsageError("no workbooks (.xlsx .xlsm .xls .ods) found under the given paths")
-    err = click.get_text_stream("stderr")
-    if err.isatty():
-        with click.progressbar(length=len(files), label="reading", file=err) as bar:
-            results = check_many(files, registry, schema_dirs=schema_dirs, jobs=jobs, progress=lambda r: bar.update(1))
-    else:
-        results = check_many(files, registry, schema_dirs=schema_dirs, jobs=jobs)
-    try:
-        form = choose_form(results, registry)
-    except MergeError as e:
-        click.echo(f"error: {e}", err=True)
-        sys.exit(1)
-    c = consolidate(results, form, agencies, include_invalid)
-    write_summary(c, output)
+        from .errors import NoWorkbooks
+        raise NoWorkbooks(list(paths))
+    with Progress(len(files), "读取" if lang == "zh" else "reading", sys.stderr, lang) as bar:
+        c = api.merge(files, roster=agencies, include_invalid=include_invalid, schema_dirs=schema_dirs, jobs=jobs,
+                      progress=bar.advance)
+    api.write_summary(c, output)
     if json_out:
-        write_json(c, json_out)
+        api.write_json(c, json_out)
     if csv_out:
-        write_csv(c, csv_out)
-    counts = c.counts()
-    parts = [f"{n} {label}" for key, label in (("valid", "valid"), ("warnings", "valid with warnings"), ("invalid", "invalid"),
-                                                 ("rejected", "rejected"), ("duplicate", "duplicate"), ("unknown", "not on the roster"),
-                                                 ("missing", "missing")) if (n := counts[key])]
-    click.echo(f"{output}: {len(c.used)} of {len(c.submissions)} workbook(s) in the totals ({', '.join(parts)})")
+        api.write_csv(c, csv_out)
+    click.echo(merge_summary_line(c, output, lang))
     if c.failed_rules:
-        click.echo(f"warning: the totals break {len(c.failed_rules)} rule(s); see the summary sheets", err=True)
+        say(f"提示：合计数不符合 {len(c.failed_rules)} 条审核规则，详见汇总表",
+            f"warning: the totals break {len(c.failed_rules)} rule(s); see the summary sheets", err=True)
+
+
+MERGE_COUNTS = (("valid", "通过", "valid"), ("warnings", "通过（有提示）", "valid with warnings"),
+                ("invalid", "有错误", "invalid"), ("rejected", "拒收", "rejected"),
+                ("duplicate", "重复报送", "duplicate"), ("unknown", "不在名单", "not on the roster"),
+                ("missing", "未报送", "missing"))
+
+
+def merge_summary_line(c: Any, output: str, lang: str) -> str:
+    counts = c.counts()
+    if lang == "en":
+        parts = [f"{n} {en}" for key, _, en in MERGE_COUNTS if (n := counts[key])]
+        return f"{output}: {len(c.used)} of {len(c.submissions)} workbook(s) in the totals ({', '.join(parts)})"
+    parts = [f"{zh} {n}" for key, zh, _ in MERGE_COUNTS if (n := counts[key])]
+    return f"{output}：{len(c.submissions)} 份报表中 {len(c.used)} 份计入合计（{'，'.join(parts)}）"

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from .files import neutralise, write_text_atomic
-from .merge import Consolidation
+from .consolidation import Consolidation
 
 
 def consolidation_json(c: Consolidation) -> dict[str, Any]:

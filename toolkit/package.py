@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
+from .errors import RejectedFile
 from .layout import CHECKS_SHEET, IDENTITY_SHEET, INSTRUCTIONS_SHEET, LISTS_SHEET
 
 MAX_FILE_BYTES = 50 * 1024 * 1024
@@ -37,13 +38,9 @@ UNSCANNED_SHEETS = frozenset({CHECKS_SHEET, INSTRUCTIONS_SHEET, LISTS_SHEET, IDE
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
 
-class Rejected(Exception):
+class Rejected(RejectedFile):
     """A file that is refused before or while reading, with one line saying why (in Chinese and English)."""
 
-    def __init__(self, zh: str, en: str | None = None):
-        self.zh = zh
-        self.en = en or zh
-        super().__init__(self.en)
 
 
 @dataclass

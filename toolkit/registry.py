@@ -8,20 +8,35 @@ between what the office sent and what it now expects is a real and common mistak
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Iterable
 
 from .package import Rejected
 from .schema import Form, SchemaError, load_form, shipped_schemas
 
 
+@dataclass(frozen=True)
+class RegistrySpec:
+    """What it takes to rebuild a registry in a worker process: folders and the documents of forms
+    added in memory. Small and picklable, unlike the Forms themselves with their compiled rules."""
+    schema_dirs: tuple[str, ...] = ()
+    documents: tuple[tuple[str, dict[str, Any]], ...] = ()    # (source label, schema document)
+    include_shipped: bool = True
+
+
 class Registry:
+    """The form editions a reader can recognise: shipped, from ``schema_dirs``, and added ones."""
+
     def __init__(self, schema_dirs: Iterable[str | Path] = (), include_shipped: bool = True):
+        self.schema_dirs = tuple(str(d) for d in schema_dirs)
+        self.include_shipped = include_shipped
         self._paths: dict[tuple[str, str], Path] = {}
         self._forms: dict[tuple[str, str], Form] = {}
+        self._added: dict[tuple[str, str], Form] = {}
         self.problems: list[str] = []
         paths: list[Path] = list(shipped_schemas().values()) if include_shipped else []
-        for d in schema_dirs:
+        for d in self.schema_dirs:
             paths.extend(sorted(Path(d).glob("*.json")))
         for p in paths:
             try:
@@ -34,7 +49,26 @@ class Registry:
             self._paths.setdefault(key, p)
 
     def add(self, form: Form) -> None:
+        """Make ``form`` known (it reaches worker processes too, through :meth:`spec`)."""
         self._forms[form.key] = form
+        self._added[form.key] = form
+
+    def added(self) -> list[Form]:
+        """The forms added in memory with :meth:`add`."""
+        return list(self._added.values())
+
+    def spec(self, extra_dirs: Iterable[str | Path] = ()) -> RegistrySpec:
+        """A picklable description of this registry, for :meth:`from_spec` in another process."""
+        dirs = self.schema_dirs + tuple(str(d) for d in extra_dirs if str(d) not in self.schema_dirs)
+        docs = tuple((f.source or "<schema>", f.document) for f in self._added.values())
+        return RegistrySpec(dirs, docs, self.include_shipped)
+
+    @classmethod
+    def from_spec(cls, spec: RegistrySpec) -> "Registry":
+        reg = cls(spec.schema_dirs, include_shipped=spec.include_shipped)
+        for label, doc in spec.documents:
+            reg.add(load_form(doc, label))
+        return reg
 
     def known(self) -> list[tuple[str, str]]:
         return sorted(set(self._paths) | set(self._forms))

@@ -57,12 +57,16 @@ def render_text(results: Sequence[Result], lang: str = "zh") -> str:
         for i in r.issues:
             where = i.cell or "-"
             lines.append(f"  {SEVERITY[lang][i.severity]}  {where}  {i.message(lang)}")
+    lines.append(summary_line(results, lang))
+    return "\n".join(lines) + "\n"
+
+
+def summary_line(results: Sequence[Result], lang: str = "zh") -> str:
+    """The closing line: how many files, how many valid, invalid, rejected."""
     counts = {s: sum(1 for r in results if r.status == s) for s in ("valid", "invalid", "rejected")}
     if lang == "en":
-        lines.append(f"{len(results)} file(s): {counts['valid']} valid, {counts['invalid']} invalid, {counts['rejected']} rejected")
-    else:
-        lines.append(f"共 {len(results)} 个文件：通过 {counts['valid']}，有错误 {counts['invalid']}，拒收 {counts['rejected']}")
-    return "\n".join(lines) + "\n"
+        return f"{len(results)} file(s): {counts['valid']} valid, {counts['invalid']} invalid, {counts['rejected']} rejected"
+    return f"共 {len(results)} 个文件：通过 {counts['valid']}，有错误 {counts['invalid']}，拒收 {counts['rejected']}"
 
 
 CSV_HEADINGS = {"zh": ["文件", "单位代码", "单位名称", "状态", "级别", "位置", "规则", "指标", "说明"],

@@ -11,6 +11,10 @@ import csv
 import io
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
+
+from .errors import Bilingual as B
+from .errors import RosterProblem, in_language
 
 COLUMN_ALIASES = {
     "code": ("code", "代码", "单位代码", "编码", "单位编码", "编号"),
@@ -28,14 +32,15 @@ class Agency:
     line: int = 0
 
 
-class RosterError(Exception):
+class RosterError(RosterProblem):
     """A roster that cannot be used; ``problems`` are one line each, naming the roster line."""
 
-    def __init__(self, path: str, problems: list[str]):
+    def __init__(self, path: str, problems: Sequence[str]):
         self.path = path
-        self.problems = problems
-        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-        super().__init__(f"{path}: {problems[0]}{more}")
+        self.problems = list(problems)
+        n = len(problems)
+        super().__init__(f"{path}：{in_language(problems[0])}" + (f"（另有 {n - 1} 处问题）" if n > 1 else ""),
+                         f"{path}: {problems[0]}" + (f" (and {n - 1} more)" if n > 1 else ""))
 
 
 def _decode(raw: bytes) -> str:
@@ -64,22 +69,22 @@ def read_roster(path: str | Path) -> list[Agency]:
     name = str(path)
     try:
         if p.stat().st_size > MAX_ROSTER_BYTES:
-            raise RosterError(name, ["the file is larger than 20 MB; a roster is a short list"])
+            raise RosterError(name, [B("文件大于 20 MB，名单不会这么大", "the file is larger than 20 MB; a roster is a short list")])
         raw = p.read_bytes()
     except OSError as e:
-        raise RosterError(name, [f"cannot read the file: {e.strerror or e}"]) from None
+        raise RosterError(name, [B(f"无法读取该文件：{e.strerror or e}", f"cannot read the file: {e.strerror or e}")]) from None
     if raw[:4] == b"PK\x03\x04" or p.suffix.lower() in (".xlsx", ".xlsm", ".xls", ".ods"):
         try:
             rows = _rows_from_xlsx(p)
         except Exception as e:  # calamine raises several types for a broken file
-            raise RosterError(name, [f"cannot read it as a spreadsheet: {str(e).splitlines()[0] if str(e) else type(e).__name__}"]) from None
+            raise RosterError(name, [B("无法作为电子表格读取（文件已损坏或不是表格）", f"cannot read it as a spreadsheet: {str(e).splitlines()[0] if str(e) else type(e).__name__}")]) from None
     else:
         try:
             text = _decode(raw)
         except UnicodeDecodeError:
-            raise RosterError(name, ["the file is neither UTF-8 nor GBK text, nor a spreadsheet"]) from None
+            raise RosterError(name, [B("文件既不是 UTF-8 或 GBK 编码的文本，也不是电子表格", "the file is neither UTF-8 nor GBK text, nor a spreadsheet")]) from None
         if "\x00" in text:
-            raise RosterError(name, ["the file is not a text CSV (it contains NUL bytes)"])
+            raise RosterError(name, [B("文件不是文本 CSV（含有 NUL 字节）", "the file is not a text CSV (it contains NUL bytes)")])
         reader = csv.reader(io.StringIO(text))
         rows, lines = [], []
         line = 1
@@ -99,7 +104,7 @@ def parse_rows(rows: list[list[str]], name: str, lines: list[int] | None = None)
     lines = lines or list(range(1, len(rows) + 1))
     header_at = next((i for i, r in enumerate(rows) if any(c.strip() for c in r)), None)
     if header_at is None:
-        raise RosterError(name, ["the roster is empty"])
+        raise RosterError(name, [B("名单是空的", "the roster is empty")])
     header = [c.strip().lstrip("\ufeff").lower() for c in rows[header_at]]
     index: dict[str, int] = {}
     for key, aliases in COLUMN_ALIASES.items():
@@ -109,9 +114,10 @@ def parse_rows(rows: list[list[str]], name: str, lines: list[int] | None = None)
                 break
     missing = [k for k in ("code", "name") if k not in index]
     if missing:
-        raise RosterError(name, [f"line {lines[header_at]}: the heading row needs the columns code and name "
-                                 f"(or 单位代码 and 单位名称); missing {', '.join(missing)}"])
-    problems: list[str] = []
+        raise RosterError(name, [B(f"第 {lines[header_at]} 行：标题行须有“单位代码”和“单位名称”两列（或 code、name），缺少 {'、'.join(missing)}",
+                                   f"line {lines[header_at]}: the heading row needs the columns code and name "
+                                   f"(or 单位代码 and 单位名称); missing {', '.join(missing)}")])
+    problems: list[B] = []
     agencies: list[Agency] = []
     seen: dict[str, int] = {}
     for i in range(header_at + 1, len(rows)):
@@ -126,21 +132,22 @@ def parse_rows(rows: list[list[str]], name: str, lines: list[int] | None = None)
 
         code, nm, group = cell("code"), cell("name"), cell("group")
         if not code:
-            problems.append(f"line {line}: the agency code is empty")
+            problems.append(B(f"第 {line} 行：单位代码为空", f"line {line}: the agency code is empty"))
             continue
         if not nm:
-            problems.append(f"line {line}: agency {code} has an empty name")
+            problems.append(B(f"第 {line} 行：单位 {code} 的名称为空", f"line {line}: agency {code} has an empty name"))
         if len(nm) > MAX_NAME or len(code) > 64:
-            problems.append(f"line {line}: agency {code[:20]} has a name longer than {MAX_NAME} characters (or a code longer than 64)")
+            problems.append(B(f"第 {line} 行：单位 {code[:20]} 的名称超过 {MAX_NAME} 字（或代码超过 64 字）",
+                                f"line {line}: agency {code[:20]} has a name longer than {MAX_NAME} characters (or a code longer than 64)"))
         if any(ord(ch) < 32 for ch in code + nm + group):
-            problems.append(f"line {line}: agency {code} contains control characters")
+            problems.append(B(f"第 {line} 行：单位 {code} 含有控制字符", f"line {line}: agency {code} contains control characters"))
         if code in seen:
-            problems.append(f"line {line}: agency code {code} is used twice (also on line {seen[code]})")
+            problems.append(B(f"第 {line} 行：单位代码 {code} 重复（第 {seen[code]} 行也有）", f"line {line}: agency code {code} is used twice (also on line {seen[code]})"))
             continue
         seen[code] = line
         agencies.append(Agency(code=code, name=nm, group=group, line=line))
     if not agencies and not problems:
-        problems.append("the roster lists no agencies")
+        problems.append(B("名单中没有任何单位", "the roster lists no agencies"))
     if problems:
         raise RosterError(name, problems)
     return agencies

@@ -12,7 +12,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
-from .registry import Registry
+from .registry import Registry, RegistrySpec
 from .validate import Result, check_file
 
 MEMORY_LIMIT = 2 * 1024 ** 3      # bytes of address space per worker
@@ -30,11 +30,11 @@ def _limit_worker() -> None:
 _registry: Registry | None = None
 
 
-def _init(schema_dirs: Sequence[str]) -> None:
+def _init(spec: RegistrySpec) -> None:
     global _registry
     _limit_worker()
     _quiet_native_errors()
-    _registry = Registry(schema_dirs)
+    _registry = Registry.from_spec(spec)
 
 
 def _quiet_native_errors() -> None:
@@ -75,25 +75,30 @@ def _safe_check(path: str | Path, registry: Registry) -> Result:
 
 def check_many(files: Sequence[Path], registry: Registry, schema_dirs: Sequence[str] = (), jobs: int | None = None,
                progress: Callable[[Result], None] | None = None) -> list[Result]:
-    """Check every file, in parallel and isolated; results in the order of ``files``."""
+    """Check every file, in parallel and isolated; results in the order of ``files``.
+
+    The workers rebuild ``registry`` from its :meth:`~Registry.spec`, so forms added to it in
+    memory and its schema folders (plus ``schema_dirs``) are known there too.
+    """
     jobs = jobs or os.cpu_count() or 1
+    spec = registry.spec(schema_dirs)
     if len(files) <= 1 or jobs == 1 and len(files) < 4:
         out = []
         for f in files:
-            r = _isolated_one(f, schema_dirs) if len(files) == 1 else _safe_check(f, registry)
+            r = _isolated_one(f, spec) if len(files) == 1 else _safe_check(f, registry)
             out.append(r)
             if progress:
                 progress(r)
         return out
-    return list(_pool_map(files, schema_dirs, jobs, progress))
+    return list(_pool_map(files, spec, jobs, progress))
 
 
-def _isolated_one(path: Path, schema_dirs: Sequence[str]) -> Result:
-    results = list(_pool_map([path], schema_dirs, 1, None))
+def _isolated_one(path: Path, spec: RegistrySpec) -> Result:
+    results = list(_pool_map([path], spec, 1, None))
     return results[0]
 
 
-def _pool_map(files: Sequence[Path], schema_dirs: Sequence[str], jobs: int,
+def _pool_map(files: Sequence[Path], spec: RegistrySpec, jobs: int,
               progress: Callable[[Result], None] | None) -> Iterable[Result]:
     """Map check_file over files in a pool; a dead worker or a timeout costs only its file.
 
@@ -102,18 +107,18 @@ def _pool_map(files: Sequence[Path], schema_dirs: Sequence[str], jobs: int,
     """
     names = [str(f) for f in files]
     results: dict[str, Result] = {}
-    suspects = _run_pool(names, schema_dirs, jobs, results, progress)
+    suspects = _run_pool(names, spec, jobs, results, progress)
     while suspects:
-        suspects = _run_pool(suspects, schema_dirs, 1, results, progress, blame_first=True)
+        suspects = _run_pool(suspects, spec, 1, results, progress, blame_first=True)
     return [results[n] for n in names]
 
 
-def _run_pool(names: list[str], schema_dirs: Sequence[str], jobs: int, results: dict[str, Result],
+def _run_pool(names: list[str], spec: RegistrySpec, jobs: int, results: dict[str, Result],
               progress: Callable[[Result], None] | None, blame_first: bool = False) -> list[str]:
     from concurrent.futures import TimeoutError as FutureTimeout
     from concurrent.futures.process import BrokenProcessPool
 
-    pool = ProcessPoolExecutor(max_workers=jobs, initializer=_init, initargs=(tuple(schema_dirs),))
+    pool = ProcessPoolExecutor(max_workers=jobs, initializer=_init, initargs=(spec,))
     broken = False
     try:
         if blame_first:

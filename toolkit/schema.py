@@ -21,6 +21,7 @@ from typing import Any, Iterator, Mapping, Sequence
 import jsonschema
 
 from . import rules as rx
+from .errors import SchemaProblem
 
 # The meta-schema and the shipped forms travel inside the package, so an installed wheel finds them.
 FORMS = importlib.resources.files("toolkit").joinpath("forms")
@@ -45,15 +46,17 @@ class Problem:
         return f"{self.pointer or '/'}: {self.message}"
 
 
-class SchemaError(Exception):
+class SchemaError(SchemaProblem):
     """A schema that cannot be used; ``problems`` lists every reason found."""
 
     def __init__(self, source: str, problems: Sequence[Problem]):
         self.source = source
         self.problems = list(problems)
         first = self.problems[0] if self.problems else "invalid schema"
-        more = f" (and {len(self.problems) - 1} more)" if len(self.problems) > 1 else ""
-        super().__init__(f"{source}: {first}{more}")
+        n = len(self.problems)
+        more_en = f" (and {n - 1} more)" if n > 1 else ""
+        more_zh = f"（另有 {n - 1} 处问题）" if n > 1 else ""
+        super().__init__(f"{source}：表单定义不可用：{first}{more_zh}", f"{source}: {first}{more_en}")
 
 
 # ---------------------------------------------------------------------------- the model

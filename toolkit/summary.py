@@ -21,7 +21,7 @@ from typing import Any, Callable
 from .checks import RuleResult
 from .layout import (CHECK_HEADING, PASS_MARK, SheetLayout, col_letter, layout_of,
                      quote_sheet)
-from .merge import SUBMISSION_STATUS, Consolidation
+from .consolidation import SUBMISSION_STATUS, Consolidation
 from .schema import ValueSpec
 from .files import atomic_path, sweep_dead_temps
 from .styles import Formats

@@ -540,12 +540,17 @@ def generate_templates(form: Form, out_dir: str | Path, agencies: Sequence[Agenc
     rows: list[ManifestRow] = []
     work = list(zip(names, requests))
     if jobs > 1 and len(work) > 50:
-        from concurrent.futures import ProcessPoolExecutor
-        chunks = [work[i::jobs] for i in range(jobs)]
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+        # chunks of about 50: few enough hand-offs to stay fast, often enough to show progress
+        size = max(10, min(50, len(work) // (jobs * 4) or 1))
+        chunks = [work[i:i + size] for i in range(0, len(work), size)]
         with ProcessPoolExecutor(max_workers=jobs) as pool:
             futures = [pool.submit(_write_many, form.document, form.source, str(out), chunk) for chunk in chunks]
-            for fut in futures:
-                rows.extend(fut.result())
+            for fut in as_completed(futures):
+                done = fut.result()
+                rows.extend(done)
+                if progress:
+                    progress(len(done))
         order = {n: i for i, n in enumerate(names)}
         rows.sort(key=lambda r: order[r.file])
     else:

@@ -1,0 +1,180 @@
+"""The toolkit as a Python library: the calls behind every command, in one place.
+
+The command line and (later) the web service are thin layers over exactly these functions, so a
+script, a notebook or a scheduler job can run the whole cycle without shelling out::
+
+    import toolkit
+    form = toolkit.load_form("gov-info-disclosure-2021")
+    batch = toolkit.make_templates(form, "out/templates", roster="workbooks/sample-roster.csv")
+    results = toolkit.check(["returned/"])
+    summary = toolkit.merge(results, roster="workbooks/sample-roster.csv")
+    toolkit.write_summary(summary, "out/summary.xlsx")
+
+Every expected failure raises a :class:`toolkit.ToolkitError` with a one-line reason in Chinese
+and English (``e.message("zh")``).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence, Union
+
+from .consolidation import Consolidation, choose_form, consolidate
+from .errors import NoWorkbooks
+from .export import write_csv, write_json
+from .registry import Registry
+from .roster import Agency, read_roster
+from .schema import Form, resolve
+from .schema import load_form as _load_form_source
+from .validate import Result, iter_workbooks
+
+__all__ = ["load_form", "load_roster", "registry_of", "make_templates", "find_workbooks", "check", "merge",
+           "write_summary", "write_report", "write_json", "write_csv", "TemplateBatch"]
+
+PathLike = Union[str, "os.PathLike[str]"]
+FormsArg = Union[Registry, Iterable[Union[Form, PathLike]], None]
+RosterArg = Union[PathLike, Sequence[Agency], None]
+
+
+def load_form(id_or_path: PathLike | Form) -> Form:
+    """A checked form from a shipped form's id (``"gov-info-disclosure-2021"``) or a schema file.
+
+    Raises :class:`toolkit.SchemaError` listing every problem when the schema cannot be used.
+    """
+    if isinstance(id_or_path, Form):
+        return id_or_path
+    return _load_form_source(resolve(os.fspath(id_or_path)))
+
+
+def load_roster(roster: RosterArg) -> list[Agency] | None:
+    """The agencies of a roster file (CSV or XLSX), or the given list as it is; None stays None."""
+    if roster is None:
+        return None
+    if isinstance(roster, (str, os.PathLike)):
+        return read_roster(os.fspath(roster))
+    return list(roster)
+
+
+def registry_of(forms: FormsArg = None, schema_dirs: Iterable[PathLike] = ()) -> Registry:
+    """A registry knowing the shipped forms, ``schema_dirs`` and ``forms`` (Form objects or schema
+    files); passing a Registry returns it, with ``schema_dirs`` added."""
+    dirs = [os.fspath(d) for d in schema_dirs]
+    if isinstance(forms, Registry):
+        if not dirs:
+            return forms
+        reg = Registry((*forms.schema_dirs, *dirs), include_shipped=forms.include_shipped)
+        for f in forms.added():
+            reg.add(f)
+        return reg
+    reg = Registry(dirs)
+    for f in forms or ():
+        reg.add(load_form(f))
+    return reg
+
+
+@dataclass
+class TemplateBatch:
+    """What :func:`make_templates` wrote: the folder, one manifest row per template, the password."""
+    out_dir: Path
+    rows: list[Any]               # toolkit.template.ManifestRow
+    password: str
+    password_generated: bool
+
+    @property
+    def manifest(self) -> Path:
+        from .template import MANIFEST_NAME
+        return self.out_dir / MANIFEST_NAME
+
+    @property
+    def files(self) -> list[Path]:
+        return [self.out_dir / r.file for r in self.rows]
+
+
+def make_templates(form: Form | PathLike, out_dir: PathLike, roster: RosterArg = None, year: int | None = None,
+                   password: str | None = None, jobs: int | None = None,
+                   progress: Callable[[int], None] | None = None) -> TemplateBatch:
+    """Write one locked template per agency of ``roster`` (or one blank template) and manifest.csv.
+
+    ``password`` protects sheets and structure; without one a password is generated and written to
+    the manifest (a password you choose is not written anywhere). ``progress(n)`` is called as
+    templates are written.
+    """
+    from .template import generate_templates
+
+    form = load_form(form)
+    agencies = load_roster(roster)
+    rows, pw = generate_templates(form, os.fspath(out_dir), agencies, year=year, password=password,
+                                  jobs=jobs or os.cpu_count() or 1, progress=progress)
+    return TemplateBatch(Path(out_dir), list(rows), pw, password is None)
+
+
+def find_workbooks(paths: Iterable[PathLike]) -> list[Path]:
+    """Every workbook (.xlsx .xlsm .xls .ods) at or under ``paths``, in a stable order."""
+    return iter_workbooks([os.fspath(p) for p in paths])
+
+
+def check(paths: Iterable[PathLike] | PathLike, forms: FormsArg = None, schema_dirs: Iterable[PathLike] = (),
+          jobs: int | None = None, progress: Callable[[Result], None] | None = None) -> list[Result]:
+    """Check every workbook at or under ``paths``; one :class:`Result` per file, in file order.
+
+    Files are read in isolated worker processes with memory and time limits, so a hostile file
+    costs only itself. ``forms`` (a Registry, Form objects or schema files) and ``schema_dirs``
+    add forms besides the shipped ones, and reach the workers. Raises :class:`NoWorkbooks` when
+    there is nothing to check.
+    """
+    from .runner import check_many
+
+    path_list = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
+    files = find_workbooks(path_list)
+    if not files:
+        raise NoWorkbooks([os.fspath(p) for p in path_list])
+    registry = registry_of(forms, schema_dirs)
+    return check_many(files, registry, jobs=jobs, progress=progress)
+
+
+def merge(paths_or_results: Iterable[PathLike | Result] | PathLike, roster: RosterArg = None,
+          include_invalid: bool = False, forms: FormsArg = None, schema_dirs: Iterable[PathLike] = (),
+          jobs: int | None = None, progress: Callable[[Result], None] | None = None) -> Consolidation:
+    """Consolidate returns into totals, per-agency detail and who is missing.
+
+    Takes paths (which are checked first, as :func:`check` does) or the results of an earlier
+    :func:`check`. Invalid returns are left out of the totals unless ``include_invalid``; of two
+    returns from one agency the later 填报日期, then the later file time, counts. Raises
+    :class:`toolkit.MergeError` when the returns are of different editions of a form.
+    """
+    items = [paths_or_results] if isinstance(paths_or_results, (str, os.PathLike)) else list(paths_or_results)
+    registry = registry_of(forms, schema_dirs)
+    agencies = load_roster(roster)
+    results = [i for i in items if isinstance(i, Result)]
+    paths = [i for i in items if not isinstance(i, Result)]
+    if paths:
+        results += check(paths, registry, jobs=jobs, progress=progress)
+    if not results:
+        raise NoWorkbooks([os.fspath(p) for p in paths])
+    form = choose_form(results, registry)
+    return consolidate(results, form, agencies, include_invalid)
+
+
+def write_summary(consolidation: Consolidation, path: PathLike) -> Path:
+    """Write the summary workbook (汇总, 明细, 报送情况, 问题清单, 来源) atomically; returns the path."""
+    from .summary import write_summary as _write
+
+    _write(consolidation, os.fspath(path))
+    return Path(path)
+
+
+def write_report(results: Sequence[Result], path: PathLike | None = None, format: str = "text",
+                 lang: str = "zh") -> str:
+    """Render check results as text, JSON or CSV; written atomically to ``path`` when given."""
+    from .files import write_text_atomic
+    from .report import render_csv, render_json, render_text
+
+    renderers = {"text": render_text, "json": render_json, "csv": render_csv}
+    if format not in renderers:
+        raise ValueError(f"format must be one of {', '.join(renderers)}")
+    text = renderers[format](results, lang)
+    if path is not None:
+        write_text_atomic(os.fspath(path), text)
+    return text
