@@ -17,3 +17,12 @@ def lo():
     office = libreoffice.LibreOffice()
     yield office
     office.close()
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests that drive LibreOffice carry the ``libreoffice`` marker (and are slow), so
+    ``-m "not slow"`` gives the quick run."""
+    for item in items:
+        if "lo" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.libreoffice)
+            item.add_marker(pytest.mark.slow)

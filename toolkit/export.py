@@ -30,6 +30,7 @@ def consolidation_json(c: Consolidation) -> dict[str, Any]:
 
 
 def write_json(c: Consolidation, path: str | Path) -> None:
+    """Totals, counts and every agency's values as JSON (UTF-8), written atomically."""
     write_text_atomic(path, json.dumps(consolidation_json(c), ensure_ascii=False, indent=2, default=str) + "\n")
 
 
