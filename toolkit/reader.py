@@ -76,7 +76,10 @@ def open_workbook(path: str | Path) -> RawWorkbook:
         text = _first_line(e)
         if "password" in text.lower() or "encrypt" in text.lower():
             raise Rejected("工作簿已加密，无法读取", "the workbook is encrypted") from None
-        raise Rejected(f"文件已损坏，无法作为工作簿读取（{text}）", f"the workbook cannot be read: {text}") from None
+        # the reader library's own words (``Cfb error: Invalid OLE (signature …)``) mean nothing to a
+        # clerk; the Chinese line says what to do, the English one keeps the detail for IT
+        raise Rejected("文件已损坏或不是有效的工作簿，无法读取；请用 Excel 或 WPS 打开后另存为 .xlsx 再报送",
+                       f"the workbook cannot be read: {text}") from None
     names = [m.name for m in metas]
     visibility = {m.name: str(m.visible).rsplit(".", 1)[-1].lower() for m in metas}
     if len(names) > 200:
