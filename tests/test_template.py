@@ -24,7 +24,7 @@ import toolkit
 from toolkit.cli import main
 from toolkit.files import MAX_NAME_BYTES, safe_stem, unique_names
 from toolkit.identity import IDENTITY_FORMAT, PROPERTY_PREFIX, Identity
-from toolkit.layout import (CHECKS_SHEET, IDENTITY_SHEET, INSTRUCTIONS_SHEET, PASS_MARK, a1, layout_of)
+from toolkit.layout import (CHECKS_SHEET, EXPLANATION_COL, IDENTITY_SHEET, INSTRUCTIONS_SHEET, PASS_MARK, a1, layout_of)
 from toolkit.roster import Agency, read_roster
 from toolkit.schema import Form, load_form, resolve
 from toolkit.template import MANIFEST_NAME, TemplateRequest, build_template, generate_templates
@@ -170,10 +170,16 @@ def test_exactly_the_input_cells_are_unlocked(gen):
                 row, col, last = sl.fields[f.code]
                 allowed_tails |= {a1(row, c) for c in range(col + 1, last + 1)}
         assert merged_tails <= allowed_tails, (sl.name, sorted(merged_tails - allowed_tails))
-    # nothing to type into on the checks, instructions and identity sheets
-    for name in (CHECKS_SHEET, INSTRUCTIONS_SHEET, IDENTITY_SHEET):
+    # nothing to type into on the instructions and identity sheets; on the checks sheet, only the
+    # 审核说明 of the rules an agency may explain (warnings)
+    for name in (INSTRUCTIONS_SHEET, IDENTITY_SHEET):
         ws = gen.book()[name]
         assert all(c.protection.locked for row in ws.iter_rows() for c in row), name
+    lay = layout_of(form)
+    explainable = {a1(lay.check_rows[i.id], EXPLANATION_COL) for i in form.instances if i.explainable}
+    ws = gen.book()[CHECKS_SHEET]
+    assert {c.coordinate for row in ws.iter_rows() for c in row if not c.protection.locked} == explainable
+    assert explainable == {a1(lay.check_rows[i.id], EXPLANATION_COL) for i in form.instances if i.severity == "warning"}
 
 
 def test_a_validation_of_the_right_type_covers_every_input(gen):

@@ -29,6 +29,7 @@ class Identity:
     generated_at: str
     toolkit_version: str
     layout_version: str = ""
+    revision_of: str = ""          # a 退回 copy names the template id it was made from
 
     def items(self) -> list[tuple[str, str]]:
         return [(k, str(v)) for k, v in asdict(self).items()]

@@ -56,9 +56,21 @@ class Issue:
         zh, en = TEMPLATES[self.kind]
         return (en if lang == "en" else zh).format_map(_Defaulting(self.params))
 
+    @property
+    def explanation(self) -> str:
+        """The agency's 审核说明 for a failed warning ("" when none was given or none may be)."""
+        return str(self.params.get("explanation") or "")
+
+    @property
+    def explained(self) -> bool:
+        return self.severity == "warning" and bool(self.explanation)
+
     def to_json(self, lang: str = "zh") -> dict[str, Any]:
-        return {"severity": self.severity, "kind": self.kind, "rule": self.rule, "code": self.code,
-                "cell": self.cell, "message": self.message(lang)}
+        out = {"severity": self.severity, "kind": self.kind, "rule": self.rule, "code": self.code,
+               "cell": self.cell, "message": self.message(lang)}
+        if self.explained:
+            out["explanation"] = self.explanation
+        return out
 
 
 class _Defaulting(dict):

@@ -31,6 +31,12 @@ NOT_APPLICABLE_MARK = "—"
 # Rows of the checks sheet before the first rule instance: title, summary, blank, headings.
 CHECKS_FIRST_ROW = 4
 CHECKS_COLUMNS = ("序号", "规则", "级别", "结果", "通过")
+# The 审核 sheet's column where an agency may explain a failed warning (审核说明), left of the hidden 通过.
+EXPLANATION_COL = 5
+EXPLANATION_HEADING = "审核说明（提示确属实际情况的，请在此说明原因）"
+EXPLANATION_MAX = 500
+# The first sheet of a 退回 copy (toolkit annotate): the problems, with links to their cells.
+RETURN_SHEET = "退回说明"
 
 
 def col_letter(col: int) -> str:

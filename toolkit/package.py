@@ -20,7 +20,7 @@ from pathlib import Path
 from xml.etree import ElementTree as ET
 
 from .errors import RejectedFile
-from .layout import CHECKS_SHEET, IDENTITY_SHEET, INSTRUCTIONS_SHEET, LISTS_SHEET
+from .layout import CHECKS_SHEET, IDENTITY_SHEET, INSTRUCTIONS_SHEET, LISTS_SHEET, RETURN_SHEET
 
 MAX_FILE_BYTES = 50 * 1024 * 1024
 MAX_MEMBERS = 2000
@@ -34,7 +34,7 @@ MAX_DECLARED_CELLS = 5_000_000
 MAX_USED_CELLS = 2_000_000
 MAX_PROLOG_BYTES = 1_000_000
 # Sheets the toolkit writes for itself and never reads values from: not worth scanning.
-UNSCANNED_SHEETS = frozenset({CHECKS_SHEET, INSTRUCTIONS_SHEET, LISTS_SHEET, IDENTITY_SHEET})
+UNSCANNED_SHEETS = frozenset({CHECKS_SHEET, INSTRUCTIONS_SHEET, LISTS_SHEET, IDENTITY_SHEET, RETURN_SHEET})
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
 

@@ -12,10 +12,24 @@ import json
 from typing import Any, Sequence
 
 from .files import neutralise
+from .issues import Issue
 from .validate import Result
 
 STATUS_ZH = {"valid": "通过", "invalid": "有错误", "rejected": "拒收"}
 SEVERITY = {"zh": {"error": "错误", "warning": "提示"}, "en": {"error": "error", "warning": "warning"}}
+EXPLAINED = {"zh": "提示（已说明）", "en": "warning (explained)"}
+
+
+def severity_label(i: Issue, lang: str = "zh") -> str:
+    """错误 / 提示 / 提示（已说明）: a warning the agency justified in 审核说明 reads as such."""
+    return EXPLAINED[lang] if i.explained else SEVERITY[lang][i.severity]
+
+
+def issue_text(i: Issue, lang: str = "zh") -> str:
+    """The issue's message, followed by the agency's explanation when it gave one."""
+    if not i.explained:
+        return i.message(lang)
+    return f"{i.message(lang)}（说明：{i.explanation}）" if lang == "zh" else f"{i.message(lang)} (explanation: {i.explanation})"
 
 
 def result_json(r: Result, lang: str = "zh") -> dict[str, Any]:
@@ -56,7 +70,7 @@ def render_text(results: Sequence[Result], lang: str = "zh") -> str:
         lines.append(status_line(r, lang))
         for i in r.issues:
             where = i.cell or "-"
-            lines.append(f"  {SEVERITY[lang][i.severity]}  {where}  {i.message(lang)}")
+            lines.append(f"  {severity_label(i, lang)}  {where}  {issue_text(i, lang)}")
     lines.append(summary_line(results, lang))
     return "\n".join(lines) + "\n"
 
@@ -85,5 +99,5 @@ def render_csv(results: Sequence[Result], lang: str = "zh") -> str:
         if r.status == "rejected":
             w.writerow([neutralise(x) for x in (r.file, code, name, status, SEVERITY[lang]["error"], "", "", "", r.reason(lang))])
         for i in r.issues:
-            w.writerow([neutralise(x or "") for x in (r.file, code, name, status, SEVERITY[lang][i.severity], i.cell, i.rule, i.code, i.message(lang))])
+            w.writerow([neutralise(x or "") for x in (r.file, code, name, status, severity_label(i, lang), i.cell, i.rule, i.code, issue_text(i, lang))])
     return "\ufeff" + buf.getvalue()

@@ -28,7 +28,7 @@ FORMS = importlib.resources.files("toolkit").joinpath("forms")
 SCHEMA_DIR = Path(str(FORMS))
 META_SCHEMA_PATH = SCHEMA_DIR / "indicator-schema.json"
 # Sheet names the template writer uses itself; a form may not take them.
-RESERVED_SHEETS = ("填表说明", "审核", "_toolkit", "_lists")
+RESERVED_SHEETS = ("填表说明", "审核", "退回说明", "_toolkit", "_lists")
 NUMERIC_TYPES = ("integer", "decimal")
 PREFILL_SOURCES = ("agency.code", "agency.name", "agency.group", "period")
 MESSAGE_PLACEHOLDERS = ("left", "right", "diff", "col", "row")
@@ -218,6 +218,7 @@ class Rule:
     severity: str = "error"
     message_en: str | None = None
     explain: str | None = None
+    explainable: bool | None = None   # may the agency justify a failure in 审核说明? (default: warnings only)
     tolerance: float = 0.0
     blank: str = "zero"
     each: str | None = None
@@ -239,6 +240,12 @@ class RuleInstance:
     @property
     def id(self) -> str:
         return f"{self.rule.id}[{self.key}]" if self.key else self.rule.id
+
+    @property
+    def explainable(self) -> bool:
+        """A failure the agency may justify (审核说明): warnings unless the rule says no; never errors."""
+        r = self.rule
+        return r.severity == "warning" and r.explainable is not False
 
     @property
     def severity(self) -> str:
@@ -627,10 +634,12 @@ class _Builder:
         for i, raw in enumerate(self.doc.get("rules", [])):
             ptr = f"/rules/{i}"
             rule = Rule(id=raw["id"], expr=raw["expr"], message=raw["message"], severity=raw.get("severity", "error"),
-                        message_en=raw.get("message_en"), explain=raw.get("explain"),
+                        message_en=raw.get("message_en"), explain=raw.get("explain"), explainable=raw.get("explainable"),
                         tolerance=float(raw.get("tolerance", 0)), blank=raw.get("blank", "zero"),
                         each=raw.get("each"), table=raw.get("table"), only=tuple(raw.get("only", ())),
                         exclude=tuple(raw.get("except", ())), pointer=ptr)
+            if rule.explainable and rule.severity == "error":
+                self.problem(f"{ptr}/explainable", "an error cannot be explained away: only a warning may be explainable")
             if rule.id in ids:
                 self.problem(f"{ptr}/id", f'rule id "{rule.id}" is used twice (also at {ids[rule.id]}/id)')
             ids.setdefault(rule.id, ptr)

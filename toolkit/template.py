@@ -27,7 +27,8 @@ from .files import neutralise, safe_stem, unique_names, write_atomic, write_text
 from .identity import IDENTITY_FORMAT, PROPERTY_LIMIT, PROPERTY_PREFIX, Identity
 from .layout import (LAYOUT_VERSION, a1, col_letter, CHECK_HEADING, CHECKS_COLUMNS, CHECKS_FIRST_ROW, CHECKS_SHEET, IDENTITY_SHEET,
                      INSTRUCTIONS_SHEET, LISTS_SHEET, NOT_APPLICABLE_MARK, PASS_MARK, Layout,
-                     SheetLayout, layout_of, message_template)
+                     SheetLayout, layout_of, message_template, EXPLANATION_COL, EXPLANATION_HEADING, EXPLANATION_MAX,
+                     RETURN_SHEET)
 from .roster import Agency
 from .styles import Formats
 from .xlsx import ProtectedWorkbook
@@ -229,7 +230,10 @@ class TemplateRequest:
     password: str = ""
     template_id: str = ""
     generated_at: str = ""
-    values: Mapping[str, Any] | None = None   # figures already filled in (sample returns, tests, benchmarks)
+    values: Mapping[str, Any] | None = None   # figures already filled in (sample returns, tests, benchmarks, 退回 copies)
+    explanations: Mapping[str, str] | None = None   # 审核说明 already given, by rule instance id
+    revision_of: str = ""                  # the template id a 退回 copy is a revision of
+    annotation: Any = None                 # a toolkit.annotate.Annotation: marks problems, adds 退回说明
 
 
 def identity_for(form: Form, req: TemplateRequest) -> Identity:
@@ -239,7 +243,7 @@ def identity_for(form: Form, req: TemplateRequest) -> Identity:
         agency_code=a.code if a else "", agency_name=a.name if a else "", agency_group=a.group if a else "",
         period=str(req.year or form.period_default or ""), template_id=req.template_id or uuid.uuid4().hex,
         generated_at=req.generated_at or dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
-        toolkit_version=__version__, layout_version=LAYOUT_VERSION,
+        toolkit_version=__version__, layout_version=LAYOUT_VERSION, revision_of=req.revision_of,
     )
 
 
@@ -261,6 +265,7 @@ def build_template(form: Form, req: TemplateRequest) -> bytes:
     for k, v in ident.items():
         wb.set_custom_property(PROPERTY_PREFIX + k, v[:PROPERTY_LIMIT], "text")
 
+    cover_ws = wb.add_worksheet(RETURN_SHEET) if req.annotation is not None else None
     sheets: list[tuple[SheetLayout, Worksheet]] = [(sl, wb.add_worksheet(sl.name)) for sl in lay.sheets]
     checks_ws = wb.add_worksheet(CHECKS_SHEET)
     instr_ws = wb.add_worksheet(INSTRUCTIONS_SHEET)
@@ -277,14 +282,17 @@ def build_template(form: Form, req: TemplateRequest) -> bytes:
                "agency.group": ident.agency_group, "period": ident.period}
     for (sl, ws), sp in zip(sheets, plan.sheets):
         _write_fill_sheet(ws, sl, sp, plan, cache, values, fm, period_text, prefill, req.password)
-    _write_checks_sheet(checks_ws, plan, cache, fm, req.password)
+    _write_checks_sheet(checks_ws, plan, cache, fm, req.password, req.explanations)
     _write_instructions(instr_ws, form, plan, fm, req.password)
     for i, (k, v) in enumerate(ident.items()):
         id_ws.write_string(i, 0, k)
         id_ws.write_string(i, 1, v)
     id_ws.very_hidden()
     id_ws.protect(req.password)
-    sheets[0][1].activate()
+    if req.annotation is not None:
+        req.annotation.apply(wb, cover_ws, {sl.name: ws for sl, ws in sheets}, fm, req.password)
+    else:
+        sheets[0][1].activate()
     wb.close()
     return buf.getvalue()
 
@@ -438,19 +446,24 @@ def _write_value(ws: Worksheet, row: int, col: int, value: Any, fmt: Any) -> Non
         ws.write_string(row, col, str(value), fmt)
 
 
-def _write_checks_sheet(ws: Worksheet, plan: TemplatePlan, cache: Cached, fm: Formats, password: str) -> None:
+def _write_checks_sheet(ws: Worksheet, plan: TemplatePlan, cache: Cached, fm: Formats, password: str,
+                        explanations: Mapping[str, str] | None = None) -> None:
     form = plan.form
     ws.set_column(0, 0, 6)
     ws.set_column(1, 1, 60)
     ws.set_column(2, 2, 8)
     ws.set_column(3, 3, 60)
     ws.set_column(4, 4, 8, None, {"hidden": True})
+    ws.set_column(EXPLANATION_COL, EXPLANATION_COL, 40)
+    explain_fmt = fm.value(ValueSpec(type="text"))
     ws.merge_range(0, 0, 0, 3, f"{form.title} — 自动审核", fm.title)
     ws.merge_range(1, 0, 1, 3, "", fm.status)
     ws.write_formula(1, 0, plan.sheets[0].status if plan.sheets else '=""', fm.status, cache.status)
     ws.write_string(2, 0, "本表随填报内容自动更新：「✓」为通过，「—」为暂不适用，其余为需要核对的问题。", fm.note)
     for j, h in enumerate(CHECKS_COLUMNS):
         ws.write_string(CHECKS_FIRST_ROW - 1, j, h, fm.checks_heading)
+    if any(inst.explainable for _, inst, _ in plan.check_rows):
+        ws.write_string(CHECKS_FIRST_ROW - 1, EXPLANATION_COL, EXPLANATION_HEADING, fm.checks_heading)
     for i, (row, inst, formula) in enumerate(plan.check_rows):
         res = cache.results[inst.id]
         desc = inst.rule.explain or message_template(inst).split("{")[0].strip() or inst.rule.id
@@ -461,6 +474,12 @@ def _write_checks_sheet(ws: Worksheet, plan: TemplatePlan, cache: Cached, fm: Fo
         ws.write_string(row, 2, SEVERITY_ZH[inst.severity], fm.checks_cell)
         ws.write_formula(row, 3, formula, fm.checks_cell, cache.result_text(inst))
         ws.write_formula(row, 4, f'=OR(D{row + 1}="{PASS_MARK}",D{row + 1}="{NOT_APPLICABLE_MARK}")', fm.checks_cell, res.status != "fail")
+        if inst.explainable:
+            text = (explanations or {}).get(inst.id, "")
+            ws.write_string(row, EXPLANATION_COL, text, explain_fmt) if text else ws.write_blank(row, EXPLANATION_COL, None, explain_fmt)
+            ws.data_validation(row, EXPLANATION_COL, row, EXPLANATION_COL, {
+                "validate": "length", "criteria": "<=", "value": EXPLANATION_MAX,
+                "error_title": "说明太长", "error_message": f"审核说明最多 {EXPLANATION_MAX} 字。"})
     if plan.check_rows:
         first, last = CHECKS_FIRST_ROW, CHECKS_FIRST_ROW + len(plan.check_rows) - 1
         ws.conditional_format(first, 3, last, 3, {"type": "formula", "criteria": f'=AND($E{first + 1}=FALSE,$C{first + 1}="错误")', "format": fm.error})

@@ -22,7 +22,8 @@ from . import rules as rx
 from .checks import evaluate_instance, with_computed
 from .identity import Identity
 from .issues import Issue
-from .layout import IDENTITY_SHEET, LAYOUT_VERSION, Layout, a1, layout_of
+from .layout import (CHECKS_SHEET, EXPLANATION_COL, EXPLANATION_MAX, IDENTITY_SHEET, LAYOUT_VERSION, RETURN_SHEET, Layout, a1,
+                     layout_of)
 from .package import Rejected
 from .reader import RawWorkbook, open_workbook
 from .registry import Registry
@@ -34,6 +35,14 @@ _ERROR_VALUE = re.compile(r"^#(DIV/0!|N/A|VALUE!|REF!|NAME\?|NUM!|NULL!|GETTING_
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 _THOUSANDS = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
 _EXTERNAL = re.compile(r"\[[^\]]*\]|\w+\|'?[^']*'?!|\bDDE\b|^'?[A-Za-z]:\\\\|https?://", re.I)
+
+
+@dataclass(frozen=True)
+class FoundCell:
+    """An input cell as found: its value as the program showed it and the formula, if any."""
+    value: Any
+    formula: str | None = None
+    error: str | None = None
 
 
 @dataclass
@@ -49,6 +58,9 @@ class Result:
     identity: Identity | None = None
     values: dict[str, Any] = field(default_factory=dict)   # indicator and header codes → typed values
     issues: list[Issue] = field(default_factory=list)
+    # What the cells held where that is not simply the typed value (text, a formula, an error value):
+    # code → FoundCell. A 退回 copy writes these back so the agency sees what it sent.
+    found: dict[str, "FoundCell"] = field(default_factory=dict)
 
     @property
     def errors(self) -> list[Issue]:
@@ -136,6 +148,7 @@ def _validate(raw: RawWorkbook, form: Form, result: Result) -> None:
                 result.values[code] = None
                 continue
             cell = lay.cells[code].address
+            _remember(result, code, value, facts, row, col)
             value = _take_formula(value, facts, row, col, ind.label, code, cell, result)
             typed = parse_value(value, spec, ind.label, code, cell, result)
             numbers[code] = typed
@@ -146,6 +159,7 @@ def _validate(raw: RawWorkbook, form: Form, result: Result) -> None:
             if f.code in sl.fields:
                 row, col, _ = sl.fields[f.code]
                 cell = f"{sl.name}!{a1(row, col)}"
+                _remember(result, f.code, _cell(grid, row, col), facts, row, col)
                 value = _take_formula(_cell(grid, row, col), facts, row, col, f.label, f.code, cell, result)
                 typed = parse_value(value, f.spec, f.label, f.code, cell, result)
                 result.values[f.code] = _json_value(typed, f.spec)
@@ -165,14 +179,46 @@ def _validate(raw: RawWorkbook, form: Form, result: Result) -> None:
                 if shown is not None and abs(cached - shown) <= 1e-6:
                     continue
             result.issues.append(Issue("computed_mismatch", "error", {"label": ind.label, "raw": rx.format_number(cached), "value": rx.format_number(want)}, code=code, cell=cell))
+    explanations: dict[str, str] | None = None
     for inst in form.instances:
         res = evaluate_instance(form, inst, values)
         if res.failed:
             cells = [lay.cells[c].address for c in inst.reads if c in lay.cells]
             left_codes = rx.codes(inst.tree.left, form.expand)
             code = left_codes[0] if left_codes else None
-            result.issues.append(Issue("rule", inst.severity, {"message": res.message("zh"), "message_en": res.message("en"), "cells": cells},
+            params: dict[str, Any] = {"message": res.message("zh"), "message_en": res.message("en"), "cells": cells}
+            if inst.explainable:
+                if explanations is None:
+                    explanations = _explanations(raw, lay)
+                if explanations.get(inst.id):
+                    params["explanation"] = explanations[inst.id]
+            result.issues.append(Issue("rule", inst.severity, params,
                                        code=code, cell=lay.cells[code].address if code in lay.cells else None, rule=inst.id))
+
+
+def _remember(result: Result, code: str, value: Any, facts: Any, row: int, col: int) -> None:
+    """Keep what an input cell held when it is more than a plain number or blank."""
+    ref = _ref_bytes(row, col)
+    formula = facts.formula(ref) if facts is not None else None
+    error = facts.errors.get(ref) if facts is not None else None
+    if formula is not None or error is not None or not (value is None or value == "" or type(value) is float):
+        result.found[code] = FoundCell(value=value, formula=formula, error=error)
+
+
+def _explanations(raw: RawWorkbook, lay: Layout) -> dict[str, str]:
+    """The 审核说明 the agency typed on the 审核 sheet, by rule instance id (blank ones left out)."""
+    if CHECKS_SHEET not in raw.sheet_names:
+        return {}
+    grid = raw.grid(CHECKS_SHEET)
+    out: dict[str, str] = {}
+    for inst_id, row in lay.check_rows.items():
+        text = _cell(grid, row, EXPLANATION_COL)
+        if isinstance(text, float):
+            text = rx.format_number(text)
+        text = " ".join(str(text or "").split())[:EXPLANATION_MAX]
+        if text:
+            out[inst_id] = text
+    return out
 
 
 _PREFILL_IDENTITY = {"agency.code": "agency_code", "agency.name": "agency_name", "agency.group": "agency_group", "period": "period"}
@@ -216,7 +262,7 @@ def _verify_sheets(raw: RawWorkbook, lay: Layout, result: Result) -> None:
         hint = f"，多出「{extra[0]}」（可能被改名）" if extra else ""
         hint_en = f"; found {extra[0]!r} instead (renamed?)" if extra else ""
         raise Rejected(f"缺少工作表「{missing[0]}」{hint}", f"sheet {missing[0]!r} is missing{hint_en}")
-    added = [s for s in names if s not in expected and s not in (IDENTITY_SHEET, "_lists")]
+    added = [s for s in names if s not in expected and s not in (IDENTITY_SHEET, "_lists", RETURN_SHEET)]
     if added:
         raise Rejected(f"多出了工作表「{added[0]}」（模板的工作表不能增删）", f"an extra sheet {added[0]!r} was added")
     order = [s for s in names if s in expected]
