@@ -25,7 +25,8 @@ def sample_rows(sample_text) -> list[list[str]]:
 
 
 def expected(sample_rows) -> list[Agency]:
-    return [Agency(code=r[0], name=r[1], group=r[2], line=i + 2) for i, r in enumerate(sample_rows[1:]) if r]
+    return [Agency(code=r[0], name=r[1], group=r[2], line=i + 2, contact=r[3], phone=r[4], email=r[5])
+            for i, r in enumerate(sample_rows[1:]) if r]
 
 
 def problems_of(path: Path) -> list[str]:
@@ -44,7 +45,7 @@ def test_sample_roster_utf8(tmp_path, sample_text, sample_rows):
     assert got == expected(sample_rows)
     if SAMPLE_ROSTER.exists():
         assert len(got) == 54
-        assert got[0] == Agency("D001", "市发展和改革局", "政府部门", 2)
+        assert got[0] == Agency("D001", "市发展和改革局", "政府部门", 2, contact="马华", phone="13443196383", email="d001@yy.gov.example")
 
 
 def test_utf8_with_bom(tmp_path, sample_text, sample_rows):
@@ -194,3 +195,10 @@ def test_line_numbers_after_a_name_spanning_two_lines(tmp_path):
     p.write_text('code,name\nD1,"甲\n乙"\nD2,丙\nD2,丁\n', encoding="utf-8")
     problems = problems_of(p)
     assert any(x.startswith("line 5:") and "D2" in x for x in problems), problems
+
+
+def test_contact_columns_in_any_order_and_either_language(tmp_path):
+    p = tmp_path / "r.csv"
+    p.write_text("电子邮箱,单位名称,Phone,单位代码,联系人\nx@a.cn,甲局,0574-1,D1,王芳\n,乙局,,D2,\n", encoding="utf-8")
+    assert read_roster(p) == [Agency("D1", "甲局", "", 2, contact="王芳", phone="0574-1", email="x@a.cn"),
+                              Agency("D2", "乙局", "", 3)]

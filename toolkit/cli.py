@@ -239,6 +239,108 @@ def check_cmd(paths: tuple[str, ...], fmt: str, lang: str | None, schema_dirs: t
     sys.exit(0 if all(r.status == "valid" for r in results) else 1)
 
 
+# ------------------------------------------------------------------------------------ 退回 and 催报
+
+def _office_options(f: Any) -> Any:
+    f = click.option("--deadline", help="重新报送的截止日期，写入退回说明和催报内容 / deadline to print.")(f)
+    f = click.option("--contact", help="办公室联系人和电话，写入退回说明和催报内容 / the office's contact.")(f)
+    return f
+
+
+def _office(contact: str | None, deadline: str | None) -> Any:
+    from .annotate import Office
+    return Office(contact=contact or "", deadline=deadline or "")
+
+
+def _annotate_and_say(results: list[Any], out_dir: str, schema_dirs: tuple[str, ...], office: Any, password: str | None,
+                      lang: str) -> None:
+    from .annotate import LIST_NAME, annotate
+
+    done = annotate(results, out_dir, api.registry_of(None, schema_dirs), office, password, lang)
+    copies = sum(1 for a in done if a.kind == "copy")
+    notices = sum(1 for a in done if a.kind == "notice")
+    say(f"已写出退回工作簿 {copies} 份、退回通知 {notices} 份到 {out_dir}（清单：{Path(out_dir) / LIST_NAME}）",
+        f"wrote {copies} annotated workbook(s) and {notices} notice(s) to {out_dir} (list in {Path(out_dir) / LIST_NAME})")
+
+
+def _remind_and_say(c: Any, output: str, csv_out: str | None, office: Any, message: str | None, lang: str) -> None:
+    from .remind import reminders, write_reminders, write_reminders_csv
+
+    rems = reminders(c, lang, office.deadline, office.contact, message)
+    period = next((s.result.identity.period for s in c.submissions if s.result.identity and s.result.identity.period), "")
+    write_reminders(rems, output, lang, c.form.title, f"{period}{c.form.period_label}" if period and lang == "zh" else period)
+    if csv_out:
+        write_reminders_csv(rems, csv_out, lang)
+    say(f"{output}：{len(rems)} 个单位需要催报", f"{output}: {len(rems)} agencies to chase")
+
+
+@main.command("annotate", short_help="为有问题的报表写退回工作簿 / 退回 copies.")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False),
+              help="退回工作簿和退回清单的存放文件夹 / folder for the annotated copies.")
+@_lang_option
+@click.option("--password", help="退回工作簿的保护密码（默认自动生成，写入退回清单）/ protection password.")
+@click.option("--schema-dir", "schema_dirs", multiple=True, type=click.Path(file_okay=False, exists=True),
+              help="另外的表单定义文件夹 / extra folder of form schemas.")
+@click.option("--jobs", type=click.IntRange(1, 64), default=None, help="并行进程数（默认 CPU 核数）/ worker processes.")
+@_office_options
+def annotate_cmd(paths: tuple[str, ...], out_dir: str, lang: str | None, password: str | None, schema_dirs: tuple[str, ...],
+                 jobs: int | None, contact: str | None, deadline: str | None) -> None:
+    """为每份有错误或提示的报表写一份退回工作簿：原模板、原数字、问题格标色加批注，首页为退回说明；
+    被拒收的文件写一页退回通知。
+
+    Write, for every return with problems, a workbook the agency can fix and send back (its own
+    template with its figures, every problem marked at its cell, a 退回说明 first sheet); a
+    rejected file gets a one-page notice instead.
+    """
+    lang = _set_lang(lang)
+    files = api.find_workbooks(paths)
+    if not files:
+        from .errors import NoWorkbooks
+        raise NoWorkbooks(list(paths))
+    with Progress(len(files), "审核" if lang == "zh" else "checking", sys.stderr, lang) as bar:
+        results = api.check(files, schema_dirs=schema_dirs, jobs=jobs, progress=bar.advance)
+    _annotate_and_say(results, out_dir, schema_dirs, _office(contact, deadline), password, lang)
+
+
+@main.command("remind", short_help="写催报清单 / the reminder list.")
+@click.argument("roster", type=click.Path(dir_okay=False, exists=True))
+@click.argument("paths", nargs=-1, type=click.Path(exists=True))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
+              help="催报清单工作簿（.xlsx）/ the reminder list to write.")
+@click.option("--csv", "csv_out", type=click.Path(dir_okay=False), help="另写 CSV / also write CSV.")
+@click.option("--message", "message_file", type=click.Path(dir_okay=False, exists=True),
+              help="催报内容模板（文本文件，占位符如 {单位名称}、{原因}、{截止}）/ message template file.")
+@click.option("--schema-dir", "schema_dirs", multiple=True, type=click.Path(file_okay=False, exists=True),
+              help="另外的表单定义文件夹 / extra folder of form schemas.")
+@click.option("--jobs", type=click.IntRange(1, 64), default=None, help="并行进程数（默认 CPU 核数）/ worker processes.")
+@_office_options
+def remind_cmd(roster: str, paths: tuple[str, ...], output: str, csv_out: str | None, message_file: str | None,
+               schema_dirs: tuple[str, ...], jobs: int | None, contact: str | None, deadline: str | None) -> None:
+    """列出未报送、文件被拒收和报表有错误的单位，附联系人、原因和要做的事，写成可打印的催报清单。
+
+    List the agencies of ROSTER that are missing, rejected or have errors among the returns under
+    PATHS, with their contacts, the reason and what to do (never sent by the toolkit).
+    """
+    from .remind import check_message_template
+
+    lang = _lang()
+    refuse_wrong_suffix(output, "xlsx", "-o")
+    refuse_wrong_suffix(csv_out, "csv", "--csv")
+    message = None
+    if message_file:
+        from .files import read_text_file
+        message = check_message_template(read_text_file(message_file), message_file)
+    agencies = api.load_roster(roster)
+    files = api.find_workbooks(paths)
+    if not files:
+        from .errors import NoWorkbooks
+        raise NoWorkbooks(list(paths) or [roster])
+    with Progress(len(files), "读取" if lang == "zh" else "reading", sys.stderr, lang) as bar:
+        c = api.merge(files, roster=agencies, schema_dirs=schema_dirs, jobs=jobs, progress=bar.advance)
+    _remind_and_say(c, output, csv_out, _office(contact, deadline), message, lang)
+
+
 # ------------------------------------------------------------------------------------ merge
 
 @main.command("merge", short_help="汇总回收的报表 / merge into a summary.")
@@ -253,8 +355,14 @@ def check_cmd(paths: tuple[str, ...], fmt: str, lang: str | None, schema_dirs: t
 @click.option("--schema-dir", "schema_dirs", multiple=True, type=click.Path(file_okay=False, exists=True),
               help="另外的表单定义文件夹 / extra folder of form schemas.")
 @click.option("--jobs", type=click.IntRange(1, 64), default=None, help="并行进程数（默认 CPU 核数）/ worker processes.")
+@click.option("--annotate", "annotate_dir", type=click.Path(file_okay=False),
+              help="另为每份有问题的报表写退回工作簿到此文件夹 / also write 退回 copies here.")
+@click.option("--remind", "remind_out", type=click.Path(dir_okay=False),
+              help="另写催报清单（.xlsx，需 --roster）/ also write the reminder list.")
+@_office_options
 def merge_cmd(paths: tuple[str, ...], output: str, roster: str | None, json_out: str | None, csv_out: str | None,
-              include_invalid: bool, schema_dirs: tuple[str, ...], jobs: int | None) -> None:
+              include_invalid: bool, schema_dirs: tuple[str, ...], jobs: int | None, annotate_dir: str | None,
+              remind_out: str | None, contact: str | None, deadline: str | None) -> None:
     """汇总 PATHS 下回收的报表，写出汇总工作簿：合计、各单位明细、报送情况、问题清单、来源。
 
     Merge returned workbooks under PATHS into one summary workbook. Every workbook is checked;
@@ -264,6 +372,9 @@ def merge_cmd(paths: tuple[str, ...], output: str, roster: str | None, json_out:
     refuse_wrong_suffix(output, "xlsx", "-o")
     refuse_wrong_suffix(json_out, "json", "--json")
     refuse_wrong_suffix(csv_out, "csv", "--csv")
+    refuse_wrong_suffix(remind_out, "xlsx", "--remind")
+    if remind_out and not roster:
+        raise click.UsageError("--remind 需要 --roster（催报要知道应报单位）/ --remind needs --roster")
     agencies = api.load_roster(roster)
     # a summary written into the folder it summarises is not one of the returns next time
     outputs = {Path(p).resolve() for p in (output, json_out, csv_out) if p}
@@ -280,6 +391,11 @@ def merge_cmd(paths: tuple[str, ...], output: str, roster: str | None, json_out:
     if csv_out:
         api.write_csv(c, csv_out)
     click.echo(merge_summary_line(c, output, lang))
+    office = _office(contact, deadline)
+    if annotate_dir:
+        _annotate_and_say([s.result for s in c.submissions], annotate_dir, schema_dirs, office, None, lang)
+    if remind_out:
+        _remind_and_say(c, remind_out, None, office, None, lang)
     if c.failed_rules:
         say(f"提示：合计数不符合 {len(c.failed_rules)} 条审核规则，详见汇总表",
             f"warning: the totals break {len(c.failed_rules)} rule(s); see the summary sheets", err=True)

@@ -129,3 +129,22 @@ def neutralise(text: str) -> str:
     if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
         return "'" + text
     return text
+
+
+def read_text_file(path: str | Path, limit: int = 1_000_000) -> str:
+    """A small text file a person wrote (UTF-8, with or without BOM, or GBK as Chinese Windows saves
+    it); :class:`~toolkit.errors.InputProblem` naming the file when it cannot be one."""
+    from .errors import InputProblem
+    try:
+        with open(path, "rb") as f:
+            raw = f.read(limit + 1)
+    except OSError as e:
+        raise InputProblem(f"{path}：无法读取（{e.strerror or e}）", f"{path}: cannot read it ({e.strerror or e})") from None
+    if len(raw) > limit:
+        raise InputProblem(f"{path}：文件太大（超过 {limit // 1000} KB），不是一段文字", f"{path}: larger than {limit // 1000} KB")
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise InputProblem(f"{path}：不是 UTF-8 或 GBK 编码的文本", f"{path}: not UTF-8 or GBK text")

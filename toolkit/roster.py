@@ -20,6 +20,10 @@ COLUMN_ALIASES = {
     "code": ("code", "代码", "单位代码", "编码", "单位编码", "编号"),
     "name": ("name", "名称", "单位名称", "单位", "填报单位"),
     "group": ("group", "分组", "类别", "组别", "分类", "单位类别"),
+    # how to reach the agency, for 催报 (toolkit remind): optional, any order
+    "contact": ("contact", "contact person", "联系人", "填报联系人", "经办人"),
+    "phone": ("phone", "telephone", "tel", "联系电话", "电话", "手机", "联系方式"),
+    "email": ("email", "e-mail", "mail", "电子邮箱", "邮箱", "电子邮件"),
 }
 MAX_ROSTER_BYTES = 20 * 1024 * 1024
 
@@ -30,6 +34,9 @@ class Agency:
     name: str
     group: str = ""
     line: int = 0
+    contact: str = ""
+    phone: str = ""
+    email: str = ""
 
 
 class RosterError(RosterProblem):
@@ -131,6 +138,7 @@ def parse_rows(rows: list[list[str]], name: str, lines: list[int] | None = None)
             return row[j].strip() if j is not None and j < len(row) else ""
 
         code, nm, group = cell("code"), cell("name"), cell("group")
+        contact, phone, email = cell("contact"), cell("phone"), cell("email")
         if not code:
             problems.append(B(f"第 {line} 行：单位代码为空", f"line {line}: the agency code is empty"))
             continue
@@ -139,13 +147,13 @@ def parse_rows(rows: list[list[str]], name: str, lines: list[int] | None = None)
         if len(nm) > MAX_NAME or len(code) > 64:
             problems.append(B(f"第 {line} 行：单位 {code[:20]} 的名称超过 {MAX_NAME} 字（或代码超过 64 字）",
                                 f"line {line}: agency {code[:20]} has a name longer than {MAX_NAME} characters (or a code longer than 64)"))
-        if any(ord(ch) < 32 for ch in code + nm + group):
+        if any(ord(ch) < 32 for ch in code + nm + group + contact + phone + email):
             problems.append(B(f"第 {line} 行：单位 {code} 含有控制字符", f"line {line}: agency {code} contains control characters"))
         if code in seen:
             problems.append(B(f"第 {line} 行：单位代码 {code} 重复（第 {seen[code]} 行也有）", f"line {line}: agency code {code} is used twice (also on line {seen[code]})"))
             continue
         seen[code] = line
-        agencies.append(Agency(code=code, name=nm, group=group, line=line))
+        agencies.append(Agency(code=code, name=nm, group=group, line=line, contact=contact[:100], phone=phone[:100], email=email[:200]))
     if not agencies and not problems:
         problems.append(B("名单中没有任何单位", "the roster lists no agencies"))
     if problems:

@@ -31,6 +31,7 @@ from .layout import (LAYOUT_VERSION, a1, col_letter, CHECK_HEADING, CHECKS_COLUM
                      RETURN_SHEET)
 from .roster import Agency
 from .styles import Formats
+from .validate import FoundCell
 from .xlsx import ProtectedWorkbook
 from .schema import Form, RuleInstance, ValueSpec
 
@@ -433,8 +434,14 @@ def _write_fill_sheet(ws: Worksheet, sl: SheetLayout, sp: _SheetPlan, plan: Temp
 
 
 def _write_value(ws: Worksheet, row: int, col: int, value: Any, fmt: Any) -> None:
-    """A filled-in value as a spreadsheet program would store it (text stays text)."""
-    if value is None or value == "":
+    """A filled-in value as a spreadsheet program would store it (text stays text).
+
+    A :class:`~toolkit.validate.FoundCell` (what a return's cell held: a formula with its cached
+    result, an error value) is written back as it was, for 退回 copies.
+    """
+    if isinstance(value, FoundCell):
+        _write_found(ws, row, col, value, fmt)
+    elif value is None or value == "":
         ws.write_blank(row, col, None, fmt)
     elif isinstance(value, bool):
         ws.write_boolean(row, col, value, fmt)
@@ -444,6 +451,21 @@ def _write_value(ws: Worksheet, row: int, col: int, value: Any, fmt: Any) -> Non
         ws.write_datetime(row, col, value if isinstance(value, dt.datetime) else dt.datetime(value.year, value.month, value.day), fmt)
     else:
         ws.write_string(row, col, str(value), fmt)
+
+
+def _write_found(ws: Worksheet, row: int, col: int, found: FoundCell, fmt: Any) -> None:
+    value = found.value
+    if found.formula is not None:
+        cached: Any = found.error if found.error is not None else ("" if value is None else value)
+        ws.write_formula(row, col, "=" + found.formula, fmt, cached)
+    elif found.error is not None:
+        ws.write_formula(row, col, "=" + _ERROR_FORMULAS.get(found.error.upper(), "NA()"), fmt, found.error)
+    else:
+        _write_value(ws, row, col, value, fmt)
+
+
+# formulas whose result is that error value in every spreadsheet program
+_ERROR_FORMULAS = {"#DIV/0!": "1/0", "#VALUE!": '"a"+1', "#NUM!": "SQRT(-1)", "#N/A": "NA()"}
 
 
 def _write_checks_sheet(ws: Worksheet, plan: TemplatePlan, cache: Cached, fm: Formats, password: str,
