@@ -267,7 +267,8 @@ def test_mixed_folder_one_line_per_file(mixed, jobs):
         assert ": valid (" in lines[p][0]
     for p in bad:
         assert ": invalid (" in lines[p][0] or ": rejected: " in lines[p][0], lines[p][0]
-    status = [ln for ln in out.splitlines() if not ln.startswith("  ")][:-1]
+    status = [ln for ln in out.splitlines() if not ln.startswith("  ")][:-2]
+    assert out.splitlines()[-2] == "period collected: gov-info-disclosure-2017 2017; gov-info-disclosure-2021 2023"
     assert len(status) == len(good) + len(bad)
     assert "readme.txt" not in out and "~$" not in out and "ignored.xlsx" not in out
     assert out.splitlines()[-1] == f"{len(good) + len(bad)} file(s): {len(good)} valid, 1 invalid, {len(bad) - 1} rejected"

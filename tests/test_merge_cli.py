@@ -74,7 +74,7 @@ def test_exit_0_and_one_line(merged):
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines() == [
         f"{out / '汇总.xlsx'}: 37 of 42 workbook(s) in the totals "
-        "(37 valid, 2 invalid, 1 rejected, 1 duplicate, 1 not on the roster, 14 missing)"]
+        "(37 valid, 2 invalid, 1 rejected, 1 duplicate, 1 not on the roster, 14 missing); period 2023"]
     assert result.stderr == ""                                  # the totals of valid returns break no rule
     assert sorted(os.listdir(out)) == ["detail.csv", "totals.json", "汇总.xlsx"]   # no temporary files left
 
@@ -152,7 +152,7 @@ def test_form_a_samples(tmp_path):
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines() == [
         f"{tmp_path / 'a.xlsx'}: 11 of 15 workbook(s) in the totals "
-        "(10 valid, 1 valid with warnings, 1 invalid, 1 rejected, 1 duplicate, 1 not on the roster, 41 missing)"]
+        "(10 valid, 1 valid with warnings, 1 invalid, 1 rejected, 1 duplicate, 1 not on the roster, 41 missing); period 2017"]
 
 
 # ---------------------------------------------------------------------------- formula injection

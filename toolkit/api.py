@@ -116,13 +116,18 @@ def find_workbooks(paths: Iterable[PathLike]) -> list[Path]:
 
 
 def check(paths: Iterable[PathLike] | PathLike, forms: FormsArg = None, schema_dirs: Iterable[PathLike] = (),
-          jobs: int | None = None, progress: Callable[[Result], None] | None = None) -> list[Result]:
+          jobs: int | None = None, progress: Callable[[Result], None] | None = None,
+          period: str | int | None = None, check_period: bool = True) -> list[Result]:
     """Check every workbook at or under ``paths``; one :class:`Result` per file, in file order.
 
     Files are read in isolated worker processes with memory and time limits, so a hostile file
     costs only itself. ``forms`` (a Registry, Form objects or schema files) and ``schema_dirs``
     add forms besides the shipped ones, and reach the workers. Raises :class:`NoWorkbooks` when
     there is nothing to check.
+
+    The collection's period is ``period`` or, without it, the one most returns of each form carry
+    (:func:`toolkit.period.collection_periods`); a return of another period is rejected naming
+    both, unless ``check_period`` is False.
     """
     from .runner import check_many
 
@@ -131,18 +136,37 @@ def check(paths: Iterable[PathLike] | PathLike, forms: FormsArg = None, schema_d
     if not files:
         raise NoWorkbooks([os.fspath(p) for p in path_list])
     registry = registry_of(forms, schema_dirs)
-    return check_many(files, registry, jobs=jobs, progress=progress)
+    results = check_many(files, registry, jobs=jobs, progress=progress)
+    if check_period:
+        _refuse_other_periods(results, registry, period)
+    return results
+
+
+def _refuse_other_periods(results: list[Result], registry: Registry, period: str | int | None) -> None:
+    from .period import collection_periods, refuse_other_periods
+
+    labels: dict[str, str] = {}
+    for r in results:
+        ident = r.identity
+        if ident and ident.schema_id and ident.schema_id not in labels and r.status != "rejected":
+            try:
+                labels[ident.schema_id] = registry.get(ident.schema_id, ident.schema_version).period_label
+            except Exception:       # an unknown form was already rejected by the reader
+                continue
+    refuse_other_periods(results, collection_periods(results, period), labels)
 
 
 def merge(paths_or_results: Iterable[PathLike | Result] | PathLike, roster: RosterArg = None,
           include_invalid: bool = False, forms: FormsArg = None, schema_dirs: Iterable[PathLike] = (),
-          jobs: int | None = None, progress: Callable[[Result], None] | None = None) -> Consolidation:
+          jobs: int | None = None, progress: Callable[[Result], None] | None = None,
+          period: str | int | None = None) -> Consolidation:
     """Consolidate returns into totals, per-agency detail and who is missing.
 
     Takes paths (which are checked first, as :func:`check` does) or the results of an earlier
     :func:`check`. Invalid returns are left out of the totals unless ``include_invalid``; of two
     returns from one agency the later 填报日期, then the later file time, counts. Raises
-    :class:`toolkit.MergeError` when the returns are of different editions of a form.
+    :class:`toolkit.MergeError` when the returns are of different editions of a form. Returns of
+    another period than ``period`` (default: the one most returns carry) are rejected and listed.
     """
     items = [paths_or_results] if isinstance(paths_or_results, (str, os.PathLike)) else list(paths_or_results)
     registry = registry_of(forms, schema_dirs)
@@ -150,11 +174,15 @@ def merge(paths_or_results: Iterable[PathLike | Result] | PathLike, roster: Rost
     results = [i for i in items if isinstance(i, Result)]
     paths = [i for i in items if not isinstance(i, Result)]
     if paths:
-        results += check(paths, registry, jobs=jobs, progress=progress)
+        results += check(paths, registry, jobs=jobs, progress=progress, check_period=False)
     if not results:
         raise NoWorkbooks([os.fspath(p) for p in paths])
+    _refuse_other_periods(results, registry, period)
     form = choose_form(results, registry)
-    return consolidate(results, form, agencies, include_invalid)
+    c = consolidate(results, form, agencies, include_invalid)
+    from .period import collection_periods
+    c.period = collection_periods(results, period).get(form.id, "")
+    return c
 
 
 def write_summary(consolidation: Consolidation, path: PathLike) -> Path:

@@ -77,6 +77,11 @@ def _lang_option(f: Any) -> Any:
                         help="消息语言 zh|en（默认同 toolkit --lang）/ language of messages.")(f)
 
 
+def _period_option(f: Any) -> Any:
+    return click.option("--year", "year", metavar="PERIOD",
+                        help="本次收集的报告期（默认取多数报表的）；其他报告期的报表被拒收 / the period collected.")(f)
+
+
 def _set_lang(lang: str | None) -> str:
     ctx = click.get_current_context()
     if lang:
@@ -215,8 +220,9 @@ def template_cmd(schema: str, out_dir: str, roster: str | None, year: int | None
               help="另外的表单定义文件夹（内置表单之外）/ extra folder of form schemas.")
 @click.option("--output", "-o", type=click.Path(dir_okay=False), help="报告写入文件而不显示 / write the report to FILE.")
 @click.option("--jobs", type=click.IntRange(1, 64), default=None, help="并行进程数（默认 CPU 核数）/ worker processes.")
+@_period_option
 def check_cmd(paths: tuple[str, ...], fmt: str, lang: str | None, schema_dirs: tuple[str, ...], output: str | None,
-              jobs: int | None) -> None:
+              jobs: int | None, year: str | None) -> None:
     """审核回收的报表：识别表单与版本、逐格读取、检查每条规则、指出问题所在的格子。
 
     Check returned workbooks: recognise, extract, validate, explain. Exit 0 when every workbook is
@@ -229,7 +235,7 @@ def check_cmd(paths: tuple[str, ...], fmt: str, lang: str | None, schema_dirs: t
         from .errors import NoWorkbooks
         raise NoWorkbooks(list(paths))
     with Progress(len(files), "审核" if lang == "zh" else "checking", sys.stderr, lang) as bar:
-        results = api.check(files, schema_dirs=schema_dirs, jobs=jobs, progress=bar.advance)
+        results = api.check(files, schema_dirs=schema_dirs, jobs=jobs, progress=bar.advance, period=year)
     text = api.write_report(results, output, fmt, lang)
     if output:
         from .report import summary_line
@@ -360,9 +366,10 @@ def remind_cmd(roster: str, paths: tuple[str, ...], output: str, csv_out: str | 
 @click.option("--remind", "remind_out", type=click.Path(dir_okay=False),
               help="另写催报清单（.xlsx，需 --roster）/ also write the reminder list.")
 @_office_options
+@_period_option
 def merge_cmd(paths: tuple[str, ...], output: str, roster: str | None, json_out: str | None, csv_out: str | None,
               include_invalid: bool, schema_dirs: tuple[str, ...], jobs: int | None, annotate_dir: str | None,
-              remind_out: str | None, contact: str | None, deadline: str | None) -> None:
+              remind_out: str | None, contact: str | None, deadline: str | None, year: str | None) -> None:
     """汇总 PATHS 下回收的报表，写出汇总工作簿：合计、各单位明细、报送情况、问题清单、来源。
 
     Merge returned workbooks under PATHS into one summary workbook. Every workbook is checked;
@@ -384,7 +391,7 @@ def merge_cmd(paths: tuple[str, ...], output: str, roster: str | None, json_out:
         raise NoWorkbooks(list(paths))
     with Progress(len(files), "读取" if lang == "zh" else "reading", sys.stderr, lang) as bar:
         c = api.merge(files, roster=agencies, include_invalid=include_invalid, schema_dirs=schema_dirs, jobs=jobs,
-                      progress=bar.advance)
+                      progress=bar.advance, period=year)
     api.write_summary(c, output)
     if json_out:
         api.write_json(c, json_out)
@@ -411,6 +418,8 @@ def merge_summary_line(c: Any, output: str, lang: str) -> str:
     counts = c.counts()
     if lang == "en":
         parts = [f"{n} {en}" for key, _, en in MERGE_COUNTS if (n := counts[key])]
-        return f"{output}: {len(c.used)} of {len(c.submissions)} workbook(s) in the totals ({', '.join(parts)})"
+        period = f"; period {c.period}" if c.period else ""
+        return f"{output}: {len(c.used)} of {len(c.submissions)} workbook(s) in the totals ({', '.join(parts)}){period}"
     parts = [f"{zh} {n}" for key, zh, _ in MERGE_COUNTS if (n := counts[key])]
-    return f"{output}：{len(c.submissions)} 份报表中 {len(c.used)} 份计入合计（{'，'.join(parts)}）"
+    period = f"{c.period}{c.form.period_label}" if c.period else ""
+    return f"{output}：{period}{len(c.submissions)} 份报表中 {len(c.used)} 份计入合计（{'，'.join(parts)}）"

@@ -63,6 +63,7 @@ class Consolidation:
     roster: list[Agency] | None = None
     rule_results: list[RuleResult] = field(default_factory=list)
     rejected_unrecognised: list[Result] = field(default_factory=list)
+    period: str = ""              # the period collected (returns of another period are rejected)
 
     @property
     def used(self) -> list[Submission]:

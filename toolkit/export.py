@@ -16,6 +16,7 @@ def consolidation_json(c: Consolidation) -> dict[str, Any]:
     form = c.form
     return {
         "schema": {"id": form.id, "version": form.version, "hash": form.content_hash},
+        "period": c.period,
         "totals": {code: c.totals.get(code) for code, ind in form.indicators.items() if ind.spec.numeric},
         "rules_failed_on_totals": [{"rule": r.instance.id, "message": r.message()} for r in c.failed_rules],
         "counts": c.counts(),

@@ -36,6 +36,7 @@ def result_json(r: Result, lang: str = "zh") -> dict[str, Any]:
     ident = r.identity
     out: dict[str, Any] = {
         "file": r.file, "sha256": r.sha256, "status": r.status,
+        "period": ident.period if ident and ident.schema_id else None,
         "schema": {"id": ident.schema_id, "version": ident.schema_version} if ident and ident.schema_id else None,
         "agency": {"code": ident.agency_code, "name": ident.agency_name} if ident and ident.schema_id else None,
         "values": r.values,
@@ -71,8 +72,21 @@ def render_text(results: Sequence[Result], lang: str = "zh") -> str:
         for i in r.issues:
             where = i.cell or "-"
             lines.append(f"  {severity_label(i, lang)}  {where}  {issue_text(i, lang)}")
+    periods = period_line(results, lang)
+    if periods:
+        lines.append(periods)
     lines.append(summary_line(results, lang))
     return "\n".join(lines) + "\n"
+
+
+def period_line(results: Sequence[Result], lang: str = "zh") -> str:
+    """本次收集：gov-info-disclosure-2021 2023 — the period each form's returns were checked against."""
+    from .period import collection_periods
+    periods = collection_periods(results)
+    if not periods:
+        return ""
+    parts = [f"{form_id} {p}" for form_id, p in sorted(periods.items())]
+    return ("period collected: " if lang == "en" else "本次收集的报告期：") + ("; " if lang == "en" else "；").join(parts)
 
 
 def summary_line(results: Sequence[Result], lang: str = "zh") -> str:
