@@ -61,6 +61,7 @@ def mixed(tmp_path_factory, files) -> tuple[Path, list[Path], list[Path]]:
     bad.append(F.delete_row(good[1], "三、收到和处理申请情况", ROW_B, dst=sub / "07_deleted.xlsx"))
     # not workbooks by name: never listed
     (d / "readme.txt").write_text("回执说明")
+    bad.append(d / "readme.txt")          # not read, and the report says so (nothing skipped in silence)
     (d / "~$01_good_a.xlsx").write_bytes(b"\x00" * 165)            # Excel's owner file while open
     (d / ".hidden").mkdir()
     F.filled_a(d / ".hidden", "ignored.xlsx")
@@ -268,7 +269,8 @@ def test_mixed_folder_one_line_per_file(mixed, jobs):
         assert ": invalid (" in lines[p][0] or ": rejected: " in lines[p][0], lines[p][0]
     status = [ln for ln in out.splitlines() if not ln.startswith("  ")][:-1]
     assert len(status) == len(good) + len(bad)
-    assert "readme.txt" not in out and "~$" not in out and "ignored.xlsx" not in out
+    assert "~$" not in out and "ignored.xlsx" not in out
+    assert "readme.txt: rejected: not a workbook (.xlsx .xlsm .xls .ods); not read" in out
     assert out.splitlines()[-1] == f"{len(good) + len(bad)} file(s): {len(good)} valid, 1 invalid, {len(bad) - 1} rejected"
 
 

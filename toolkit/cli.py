@@ -44,6 +44,28 @@ def main() -> None:
     """
 
 
+def _refuse_clash(check, lang: str = "zh") -> None:  # type: ignore[no-untyped-def]
+    """Run an output-path check (toolkit.guard); a clash is one line and exit 1, before any work."""
+    from .guard import Clash
+
+    try:
+        check()
+    except Clash as e:
+        click.echo(f"error: {e.message(lang)}", err=True)
+        sys.exit(1)
+
+
+def _nothing_to_read(found) -> str:  # type: ignore[no-untyped-def]
+    """The usage error when nothing under the paths is a workbook, naming what was found instead."""
+    from .files import safe_text
+
+    text = "no workbooks (.xlsx .xlsm .xls .ods) found under the given paths"
+    if found.skipped:
+        text += "; not read: " + "; ".join(f"{s.path}: {s.en}" for s in found.skipped[:5])
+        text += f" (and {len(found.skipped) - 5} more)" if len(found.skipped) > 5 else ""
+    return safe_text(text)
+
+
 def _load_roster(path: str) -> list:
     """The roster's agencies, or every problem on its own line and exit 1 (nothing is written)."""
     from .roster import RosterError, read_roster
@@ -98,16 +120,23 @@ def schema_show(file: str) -> None:
 @click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False), help="Folder for the templates and manifest.csv.")
 @click.option("--roster", type=click.Path(dir_okay=False), help="CSV or XLSX with columns code, name[, group]: one template per agency.")
 @click.option("--year", type=click.IntRange(1900, 2999), help="Reporting year (default: the schema's).")
-@click.option("--password", help="Sheet protection password (default: generated, written to manifest.csv).")
+@click.option("--password", envvar="TOOLKIT_PASSWORD", show_envvar=True,
+              help="Sheet protection password (visible to other users in `ps`: prefer the environment variable or "
+                   "--password-file). Default: the one in the folder's manifest.csv, else a generated one written there.")
+@click.option("--password-file", type=click.File("r", encoding="utf-8-sig"), help="Read the password from the first line of FILE.")
 @click.option("--jobs", type=click.IntRange(1, 64), default=None, help="Worker processes (default: the machine's cores).")
-def template_cmd(schema: str, out_dir: str, roster: str | None, year: int | None, password: str | None, jobs: int | None) -> None:
+def template_cmd(schema: str, out_dir: str, roster: str | None, year: int | None, password: str | None, password_file, jobs: int | None) -> None:  # type: ignore[no-untyped-def]
     """Generate locked Excel templates (填报模板) from SCHEMA (a file or a shipped id)."""
     import os
 
-    from .template import MANIFEST_NAME, generate_templates
+    from .guard import check_template_folder
+    from .template import MANIFEST_NAME, generate_templates, template_output_names
 
+    if password_file is not None:
+        password = password_file.readline().rstrip("\r\n")
     form = schema_mod.load_form(schema_mod.resolve(schema))
     agencies = _load_roster(roster) if roster else None
+    _refuse_clash(lambda: check_template_folder(out_dir, template_output_names(form, agencies, year), MANIFEST_NAME, roster))
     rows, pw = generate_templates(form, out_dir, agencies, year=year, password=password, jobs=jobs or os.cpu_count() or 1)
     click.echo(f"wrote {len(rows)} template(s) of {form.id} {form.version} to {out_dir} "
                f"(list in {Path(out_dir) / MANIFEST_NAME}{'' if password else '; generated password in it'})")
@@ -128,14 +157,15 @@ def check_cmd(paths: tuple[str, ...], fmt: str, lang: str, schema_dirs: tuple[st
     from .files import write_text_atomic
     from .registry import Registry
     from .report import render_csv, render_json, render_text
-    from .runner import check_many
-    from .validate import iter_workbooks
+    from .discover import check_found, find_inputs
+    from .guard import check_outputs
 
-    files = iter_workbooks(list(paths))
-    if not files:
-        raise click.UsageError("no workbooks (.xlsx .xlsm .xls .ods) found under the given paths")
-    registry = Registry(schema_dirs)
-    results = check_many(files, registry, schema_dirs=schema_dirs, jobs=jobs)
+    with find_inputs(list(paths)) as found:
+        if not found.files:
+            raise click.UsageError(_nothing_to_read(found))
+        _refuse_clash(lambda: check_outputs({"-o/--output": output}, found.inputs()), lang)
+        registry = Registry(schema_dirs)
+        results = check_found(found, registry, schema_dirs=schema_dirs, jobs=jobs)
     text = {"text": render_text, "json": render_json, "csv": render_csv}[fmt](results, lang)
     if output:
         write_text_atomic(output, text)
@@ -159,26 +189,32 @@ def merge_cmd(paths: tuple[str, ...], output: str, roster: str | None, json_out:
 
     Every workbook is checked; invalid and rejected ones are left out of the totals and listed.
     """
+    from .discover import check_found, find_inputs
     from .export import write_csv, write_json
+    from .guard import check_outputs, drop_previous_outputs
     from .merge import MergeError, choose_form, consolidate
-    from .runner import check_many
     from .registry import Registry
     from .summary import write_summary
-    from .validate import iter_workbooks
 
-    agencies = _load_roster(roster) if roster else None
-    registry = Registry(schema_dirs)
-    # a summary written into the folder it summarises is not one of the returns next time
-    outputs = {Path(p).resolve() for p in (output, json_out, csv_out) if p}
-    files = [f for f in iter_workbooks(list(paths)) if f.resolve() not in outputs]
-    if not files:
-        raise click.UsageError("no workbooks (.xlsx .xlsm .xls .ods) found under the given paths")
-    err = click.get_text_stream("stderr")
-    if err.isatty():
-        with click.progressbar(length=len(files), label="reading", file=err) as bar:
-            results = check_many(files, registry, schema_dirs=schema_dirs, jobs=jobs, progress=lambda r: bar.update(1))
-    else:
-        results = check_many(files, registry, schema_dirs=schema_dirs, jobs=jobs)
+    outputs = {"-o/--output": output, "--json": json_out, "--csv": csv_out}
+    found = find_inputs(list(paths))
+    try:
+        # a summary written into the folder it summarises is not one of the returns next time;
+        # an output naming a return, the roster or another output is refused before any work
+        found.files = drop_previous_outputs(found.files, outputs, paths)
+        _refuse_clash(lambda: check_outputs(outputs, found.inputs(), roster=roster))
+        agencies = _load_roster(roster) if roster else None
+        registry = Registry(schema_dirs)
+        if not found.files:
+            raise click.UsageError(_nothing_to_read(found))
+        err = click.get_text_stream("stderr")
+        if err.isatty():
+            with click.progressbar(length=len(found.files), label="reading", file=err) as bar:
+                results = check_found(found, registry, schema_dirs=schema_dirs, jobs=jobs, progress=lambda r: bar.update(1))
+        else:
+            results = check_found(found, registry, schema_dirs=schema_dirs, jobs=jobs)
+    finally:
+        found.cleanup()
     try:
         form = choose_form(results, registry)
     except MergeError as e:

@@ -129,3 +129,14 @@ def neutralise(text: str) -> str:
     if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
         return "'" + text
     return text
+
+
+# C0 and C1 control characters (ESC starts a terminal escape sequence), DEL, and the Unicode
+# direction overrides that make a file name read backwards on screen.
+_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def safe_text(text: str) -> str:
+    """Text from files and agencies made safe to print: every control character is shown escaped
+    (``\\x1b``), so a cell holding ESC[2K cannot erase a line of the report or hide text."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group(0)):02x}" if ord(m.group(0)) < 0x100 else f"\\u{ord(m.group(0)):04x}", text)

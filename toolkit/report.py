@@ -11,7 +11,7 @@ import io
 import json
 from typing import Any, Sequence
 
-from .files import neutralise
+from .files import neutralise, safe_text
 from .validate import Result
 
 STATUS_ZH = {"valid": "通过", "invalid": "有错误", "rejected": "拒收"}
@@ -62,7 +62,9 @@ def render_text(results: Sequence[Result], lang: str = "zh") -> str:
         lines.append(f"{len(results)} file(s): {counts['valid']} valid, {counts['invalid']} invalid, {counts['rejected']} rejected")
     else:
         lines.append(f"共 {len(results)} 个文件：通过 {counts['valid']}，有错误 {counts['invalid']}，拒收 {counts['rejected']}")
-    return "\n".join(lines) + "\n"
+    # a line break inside a message would forge a line of the report; a control character could
+    # drive the terminal: both are shown escaped
+    return "\n".join(safe_text(line) for line in lines) + "\n"
 
 
 CSV_HEADINGS = {"zh": ["文件", "单位代码", "单位名称", "状态", "级别", "位置", "规则", "指标", "说明"],
@@ -79,7 +81,7 @@ def render_csv(results: Sequence[Result], lang: str = "zh") -> str:
         code, name = (ident.agency_code, ident.agency_name) if ident else ("", "")
         status = r.status if lang == "en" else STATUS_ZH[r.status]
         if r.status == "rejected":
-            w.writerow([neutralise(x) for x in (r.file, code, name, status, SEVERITY[lang]["error"], "", "", "", r.reason(lang))])
+            w.writerow([neutralise(safe_text(x)) for x in (r.file, code, name, status, SEVERITY[lang]["error"], "", "", "", r.reason(lang))])
         for i in r.issues:
-            w.writerow([neutralise(x or "") for x in (r.file, code, name, status, SEVERITY[lang][i.severity], i.cell, i.rule, i.code, i.message(lang))])
+            w.writerow([neutralise(safe_text(x or "")) for x in (r.file, code, name, status, SEVERITY[lang][i.severity], i.cell, i.rule, i.code, i.message(lang))])
     return "\ufeff" + buf.getvalue()
