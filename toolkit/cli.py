@@ -66,6 +66,25 @@ def _nothing_to_read(found) -> str:  # type: ignore[no-untyped-def]
     return safe_text(text)
 
 
+def _load_manifest(path: str | None) -> dict | None:
+    """--manifest: template id → agency code, or one line and exit 1 (nothing is read)."""
+    if not path:
+        return None
+    from .issued import ManifestError, read_issued
+
+    try:
+        return read_issued(path)
+    except ManifestError as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(1)
+
+
+def _verify_issued(results: list, issued: dict | None) -> None:
+    if issued is not None:
+        from .issued import verify_issued
+        verify_issued(results, issued)
+
+
 def _load_roster(path: str) -> list:
     """The roster's agencies, or every problem on its own line and exit 1 (nothing is written)."""
     from .roster import RosterError, read_roster
@@ -148,11 +167,13 @@ def template_cmd(schema: str, out_dir: str, roster: str | None, year: int | None
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True, help="Language of messages.")
 @click.option("--schema-dir", "schema_dirs", multiple=True, type=click.Path(file_okay=False, exists=True), help="Extra folder of form schemas (besides the shipped ones).")
 @click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write the report to FILE instead of the screen.")
+@click.option("--manifest", "manifest", type=click.Path(dir_okay=False), help="The manifest.csv of the issued templates: reject a return whose template id was issued to another agency (or never).")
 @click.option("--jobs", type=click.IntRange(1, 64), default=None, help="Worker processes (default: the machine's cores).")
-def check_cmd(paths: tuple[str, ...], fmt: str, lang: str, schema_dirs: tuple[str, ...], output: str | None, jobs: int | None) -> None:
+def check_cmd(paths: tuple[str, ...], fmt: str, lang: str, schema_dirs: tuple[str, ...], output: str | None, manifest: str | None, jobs: int | None) -> None:
     """Check returned workbooks (回收的填报表): recognise, extract, validate, explain.
 
     Exit 0 when every workbook is valid (warnings allowed), 1 when any is invalid or rejected.
+    Every path under PATHS that is not read is listed with its reason; .zip archives are opened.
     """
     from .files import write_text_atomic
     from .registry import Registry
@@ -163,9 +184,11 @@ def check_cmd(paths: tuple[str, ...], fmt: str, lang: str, schema_dirs: tuple[st
     with find_inputs(list(paths)) as found:
         if not found.files:
             raise click.UsageError(_nothing_to_read(found))
-        _refuse_clash(lambda: check_outputs({"-o/--output": output}, found.inputs()), lang)
+        _refuse_clash(lambda: check_outputs({"-o/--output": output}, found.inputs(), manifest=manifest), lang)
+        issued = _load_manifest(manifest)
         registry = Registry(schema_dirs)
         results = check_found(found, registry, schema_dirs=schema_dirs, jobs=jobs)
+        _verify_issued(results, issued)
     text = {"text": render_text, "json": render_json, "csv": render_csv}[fmt](results, lang)
     if output:
         write_text_atomic(output, text)
@@ -182,12 +205,15 @@ def check_cmd(paths: tuple[str, ...], fmt: str, lang: str, schema_dirs: tuple[st
 @click.option("--csv", "csv_out", type=click.Path(dir_okay=False), help="Also write the detail as CSV (UTF-8 with BOM).")
 @click.option("--include-invalid", is_flag=True, help="Count workbooks with errors in the totals (they are marked).")
 @click.option("--schema-dir", "schema_dirs", multiple=True, type=click.Path(file_okay=False, exists=True), help="Extra folder of form schemas.")
+@click.option("--manifest", "manifest", type=click.Path(dir_okay=False), help="The manifest.csv of the issued templates: reject a return whose template id was issued to another agency (or never).")
 @click.option("--jobs", type=click.IntRange(1, 64), default=None, help="Worker processes (default: the machine's cores).")
 def merge_cmd(paths: tuple[str, ...], output: str, roster: str | None, json_out: str | None, csv_out: str | None,
-              include_invalid: bool, schema_dirs: tuple[str, ...], jobs: int | None) -> None:
+              include_invalid: bool, schema_dirs: tuple[str, ...], manifest: str | None, jobs: int | None) -> None:
     """Merge returned workbooks under PATHS into one summary workbook (汇总).
 
-    Every workbook is checked; invalid and rejected ones are left out of the totals and listed.
+    Every workbook is checked; invalid and rejected ones are left out of the totals and listed,
+    as is every path that is not read (with its reason); .zip archives are opened. An output
+    naming an input, the roster or another output is refused before anything is read.
     """
     from .discover import check_found, find_inputs
     from .export import write_csv, write_json
@@ -202,8 +228,9 @@ def merge_cmd(paths: tuple[str, ...], output: str, roster: str | None, json_out:
         # a summary written into the folder it summarises is not one of the returns next time;
         # an output naming a return, the roster or another output is refused before any work
         found.files = drop_previous_outputs(found.files, outputs, paths)
-        _refuse_clash(lambda: check_outputs(outputs, found.inputs(), roster=roster))
+        _refuse_clash(lambda: check_outputs(outputs, found.inputs(), roster=roster, manifest=manifest))
         agencies = _load_roster(roster) if roster else None
+        issued = _load_manifest(manifest)
         registry = Registry(schema_dirs)
         if not found.files:
             raise click.UsageError(_nothing_to_read(found))
@@ -213,6 +240,7 @@ def merge_cmd(paths: tuple[str, ...], output: str, roster: str | None, json_out:
                 results = check_found(found, registry, schema_dirs=schema_dirs, jobs=jobs, progress=lambda r: bar.update(1))
         else:
             results = check_found(found, registry, schema_dirs=schema_dirs, jobs=jobs)
+        _verify_issued(results, issued)
     finally:
         found.cleanup()
     try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import stat
 import tempfile
 import unicodedata
 from contextlib import contextmanager
@@ -68,6 +69,7 @@ def atomic_path(path: str | Path, suffix: str = ".part") -> Iterator[str]:
     os.close(fd)
     try:
         yield tmp
+        _give_mode(tmp, target)
         os.replace(tmp, target)
     except BaseException:
         try:
@@ -75,6 +77,26 @@ def atomic_path(path: str | Path, suffix: str = ".part") -> Iterator[str]:
         except OSError:
             pass
         raise
+
+
+def _give_mode(tmp: str, target: Path) -> None:
+    """mkstemp makes a file only its owner can read (0600). The output gets the mode a new file
+    would get under the user's umask (colleagues on a shared drive can open the summary), and a
+    file being replaced keeps the mode it had."""
+    try:
+        mode = stat.S_IMODE(os.stat(target).st_mode)
+    except OSError:
+        mode = 0o666 & ~_umask()
+    try:
+        os.chmod(tmp, mode)
+    except OSError:
+        pass
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)      # the only way to read it is to set it; put it straight back
+    os.umask(mask)
+    return mask
 
 
 def sweep_dead_temps(folder: str | Path, stem: str) -> None:

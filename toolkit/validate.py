@@ -225,6 +225,8 @@ def _verify_sheets(raw: RawWorkbook, lay: Layout, result: Result) -> None:
     vis = raw.visibility.get(IDENTITY_SHEET)
     if vis == "visible":
         result.issues.append(Issue("identity_hidden", "warning"))
+    if "sheet" not in raw.identity_sources:
+        result.issues.append(Issue("identity_sheet_missing", "warning"))
 
 
 def _norm(value: Any) -> str:
