@@ -61,6 +61,7 @@ def mixed(tmp_path_factory, files) -> tuple[Path, list[Path], list[Path]]:
     bad.append(F.delete_row(good[1], "三、收到和处理申请情况", ROW_B, dst=sub / "07_deleted.xlsx"))
     # not workbooks by name: never listed
     (d / "readme.txt").write_text("回执说明")
+    bad.append(d / "readme.txt")          # not read, and the report says so (nothing skipped in silence)
     (d / "~$01_good_a.xlsx").write_bytes(b"\x00" * 165)            # Excel's owner file while open
     (d / ".hidden").mkdir()
     F.filled_a(d / ".hidden", "ignored.xlsx")
@@ -112,7 +113,8 @@ def test_folder_without_workbooks_is_a_usage_error(tmp_path):
     (tmp_path / "notes.txt").write_text("x")
     result = run(tmp_path)
     assert result.exit_code == 2
-    assert result.output == f"错误：{tmp_path}：没有找到报表文件（.xlsx .xlsm .xls .ods）\n"
+    assert result.output == (f"错误：{tmp_path}：没有找到报表文件（.xlsx .xlsm .xls .ods）；"
+                             f"未读取：{tmp_path / 'notes.txt'}：不是工作簿（.xlsx .xlsm .xls .ods），未读取\n")
 
 
 def test_missing_file_is_rejected_not_a_crash(tmp_path):
@@ -270,7 +272,8 @@ def test_mixed_folder_one_line_per_file(mixed, jobs):
     status = [ln for ln in out.splitlines() if not ln.startswith("  ")][:-2]
     assert out.splitlines()[-2] == "period collected: gov-info-disclosure-2017 2017; gov-info-disclosure-2021 2023"
     assert len(status) == len(good) + len(bad)
-    assert "readme.txt" not in out and "~$" not in out and "ignored.xlsx" not in out
+    assert "~$" not in out and "ignored.xlsx" not in out
+    assert "readme.txt: rejected: not a workbook (.xlsx .xlsm .xls .ods); not read" in out
     assert out.splitlines()[-1] == f"{len(good) + len(bad)} file(s): {len(good)} valid, 1 invalid, {len(bad) - 1} rejected"
 
 

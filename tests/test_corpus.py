@@ -134,7 +134,8 @@ def test_check_command_on_the_whole_corpus(corpus):
     assert "Traceback" not in proc.stdout + proc.stderr, proc.stderr[-3000:]
     assert proc.returncode == 1                      # some files are invalid or rejected
     lines = proc.stdout.splitlines()
-    status_lines = [ln for ln in lines[:-1] if not ln.startswith("  ")]
+    assert lines[-2] == "period collected: gov-info-disclosure-2017 2017"
+    status_lines = [ln for ln in lines[:-2] if not ln.startswith("  ")]
     assert len(status_lines) == len(files), "\n".join(status_lines)
     by_file = {}
     for ln in status_lines:

@@ -252,12 +252,21 @@ def test_one_version_with_schema_dir(two_versions, tmp_path):
     assert json.loads((tmp_path / "t.json").read_text(encoding="utf-8"))["schema"]["version"] == "1.1.0"
 
 
-def test_two_forms_refused(tmp_path):
-    result = run(SAMPLES[FORM_A], SAMPLES[FORM_B], "-o", tmp_path / "s.xlsx")
+def test_returns_of_another_form_are_rejected_by_name(tmp_path):
+    """Form A returns among Form B's: not a reason to refuse the merge (issue 11), but each one is
+    a rejected return, listed by name, and Form B's totals are those of Form B's files alone."""
+    result = run(SAMPLES[FORM_A], SAMPLES[FORM_B], "-o", tmp_path / "s.xlsx", "--json", tmp_path / "t.json")
     assert_no_traceback(result)
-    assert result.exit_code == 1
-    assert f"{FORM_B} 1.0.0: 42 file(s)" in result.stderr and f"{FORM_A} 1.0.0: 15 file(s)" in result.stderr
-    assert not (tmp_path / "s.xlsx").exists()
+    assert result.exit_code == 0, result.output
+    doc = json.loads((tmp_path / "t.json").read_text(encoding="utf-8"))
+    assert doc["schema"]["id"] == FORM_B
+    of_a = [a for a in doc["agencies"] if Path(a["file"]).parent == Path(SAMPLES[FORM_A])]
+    assert sorted(Path(a["file"]).name for a in of_a) == sorted(p.name for p in Path(SAMPLES[FORM_A]).glob("*.xlsx"))
+    assert all(a["status"] == "rejected" and not a["used"] for a in of_a)
+    # those not already rejected for a fault of their own say why they are set aside
+    assert sum("另一种表单（gov-info-disclosure-2017 1.0.0）" in a["note"] for a in of_a) >= 10
+    alone = run(SAMPLES[FORM_B], "-o", tmp_path / "b.xlsx", "--json", tmp_path / "b.json")
+    assert json.loads((tmp_path / "b.json").read_text(encoding="utf-8"))["totals"] == doc["totals"]
 
 
 # ---------------------------------------------------------------------------- bad input

@@ -402,7 +402,7 @@ def test_manifest_lists_every_agency_with_the_file_hash(gen):
     for r in rows:
         data = (gen.out / r["file"]).read_bytes()
         assert hashlib.sha256(data).hexdigest() == r["sha256"], r["file"]
-        assert r["password"] == PASSWORD
+        assert r["password"] == ""        # a password the user chose is never written down (issue 11)
         assert r["template_id"]
     # nothing else in the folder: no half-written .part files
     assert sorted(p.name for p in gen.out.iterdir()) == sorted([r["file"] for r in rows] + [MANIFEST_NAME])

@@ -22,15 +22,16 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence, Union
 
 from .consolidation import Consolidation, choose_form, consolidate
+from .discover import Found
 from .errors import NoWorkbooks
 from .export import write_csv, write_json
 from .registry import Registry
 from .roster import Agency, read_roster
 from .schema import Form, resolve
 from .schema import load_form as _load_form_source
-from .validate import Result, iter_workbooks
+from .validate import Result
 
-__all__ = ["load_form", "load_roster", "registry_of", "make_templates", "find_workbooks", "check", "merge",
+__all__ = ["load_form", "load_roster", "registry_of", "make_templates", "find_workbooks", "find_inputs", "check", "merge",
            "write_summary", "write_report", "write_json", "write_csv", "TemplateBatch"]
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -111,13 +112,26 @@ def make_templates(form: Form | PathLike, out_dir: PathLike, roster: RosterArg =
 
 
 def find_workbooks(paths: Iterable[PathLike]) -> list[Path]:
-    """Every workbook (.xlsx .xlsm .xls .ods) at or under ``paths``, in a stable order."""
-    return iter_workbooks([os.fspath(p) for p in paths])
+    """Every workbook (.xlsx .xlsm .xls .ods) at or under ``paths``, in a stable order (archives
+    are not opened; :func:`find_inputs` opens them and says why each other path is not read)."""
+    found = find_inputs(paths, open_archives=False)
+    found.cleanup()
+    return found.files
 
 
-def check(paths: Iterable[PathLike] | PathLike, forms: FormsArg = None, schema_dirs: Iterable[PathLike] = (),
+def find_inputs(paths: Iterable[PathLike] | PathLike, open_archives: bool = True) -> Found:
+    """What ``paths`` hold: workbooks to read (also out of .zip archives) and every other path with
+    the reason it is not read. Pass the result to :func:`check` or :func:`merge`; call its
+    ``cleanup()`` (or use it as a context manager) to remove extracted files."""
+    from .discover import find_inputs as _find
+
+    path_list = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
+    return _find([os.fspath(p) for p in path_list], open_archives=open_archives)
+
+
+def check(paths: Iterable[PathLike] | PathLike | Found, forms: FormsArg = None, schema_dirs: Iterable[PathLike] = (),
           jobs: int | None = None, progress: Callable[[Result], None] | None = None,
-          period: str | int | None = None, check_period: bool = True) -> list[Result]:
+          period: str | int | None = None, check_period: bool = True, manifest: PathLike | None = None) -> list[Result]:
     """Check every workbook at or under ``paths``; one :class:`Result` per file, in file order.
 
     Files are read in isolated worker processes with memory and time limits, so a hostile file
@@ -127,19 +141,44 @@ def check(paths: Iterable[PathLike] | PathLike, forms: FormsArg = None, schema_d
 
     The collection's period is ``period`` or, without it, the one most returns of each form carry
     (:func:`toolkit.period.collection_periods`); a return of another period is rejected naming
-    both, unless ``check_period`` is False.
-    """
-    from .runner import check_many
+    both, unless ``check_period`` is False. With ``manifest`` (the manifest.csv of the issued
+    templates) a return whose template id was issued to another agency, or never, is rejected.
 
-    path_list = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
-    files = find_workbooks(path_list)
-    if not files:
-        raise NoWorkbooks([os.fspath(p) for p in path_list])
-    registry = registry_of(forms, schema_dirs)
-    results = check_many(files, registry, jobs=jobs, progress=progress)
+    Every path under ``paths`` that is not read (not a workbook, unreadable, a loop, a WPS .et) is
+    a rejected Result with its reason; workbooks inside .zip archives are read as
+    ``archive.zip!inner.xlsx``.
+    """
+    from .discover import check_found
+
+    found = paths if isinstance(paths, Found) else find_inputs(paths)
+    try:
+        if not found.files:
+            if isinstance(paths, Found):
+                named: list[str] = list(paths.roots)
+            elif isinstance(paths, (str, os.PathLike)):
+                named = [os.fspath(paths)]
+            else:
+                named = [os.fspath(p) for p in paths]
+            raise NoWorkbooks(named or [s.path for s in found.skipped], found.skipped)
+        issued = _read_issued(manifest)
+        registry = registry_of(forms, schema_dirs)
+        results = check_found(found, registry, jobs=jobs, progress=progress)
+    finally:
+        if found is not paths:
+            found.cleanup()
+    if issued is not None:
+        from .issued import verify_issued
+        verify_issued(results, issued)
     if check_period:
         _refuse_other_periods(results, registry, period)
     return results
+
+
+def _read_issued(manifest: PathLike | None) -> dict[str, str] | None:
+    if manifest is None:
+        return None
+    from .issued import read_issued
+    return read_issued(os.fspath(manifest))
 
 
 def _refuse_other_periods(results: list[Result], registry: Registry, period: str | int | None) -> None:
@@ -156,10 +195,10 @@ def _refuse_other_periods(results: list[Result], registry: Registry, period: str
     refuse_other_periods(results, collection_periods(results, period), labels)
 
 
-def merge(paths_or_results: Iterable[PathLike | Result] | PathLike, roster: RosterArg = None,
+def merge(paths_or_results: Iterable[PathLike | Result] | PathLike | Found, roster: RosterArg = None,
           include_invalid: bool = False, forms: FormsArg = None, schema_dirs: Iterable[PathLike] = (),
           jobs: int | None = None, progress: Callable[[Result], None] | None = None,
-          period: str | int | None = None) -> Consolidation:
+          period: str | int | None = None, manifest: PathLike | None = None) -> Consolidation:
     """Consolidate returns into totals, per-agency detail and who is missing.
 
     Takes paths (which are checked first, as :func:`check` does) or the results of an earlier
@@ -168,15 +207,18 @@ def merge(paths_or_results: Iterable[PathLike | Result] | PathLike, roster: Rost
     :class:`toolkit.MergeError` when the returns are of different editions of a form. Returns of
     another period than ``period`` (default: the one most returns carry) are rejected and listed.
     """
-    items = [paths_or_results] if isinstance(paths_or_results, (str, os.PathLike)) else list(paths_or_results)
     registry = registry_of(forms, schema_dirs)
     agencies = load_roster(roster)
-    results = [i for i in items if isinstance(i, Result)]
-    paths = [i for i in items if not isinstance(i, Result)]
-    if paths:
-        results += check(paths, registry, jobs=jobs, progress=progress, check_period=False)
-    if not results:
-        raise NoWorkbooks([os.fspath(p) for p in paths])
+    if isinstance(paths_or_results, Found):
+        results = check(paths_or_results, registry, jobs=jobs, progress=progress, check_period=False, manifest=manifest)
+    else:
+        items = [paths_or_results] if isinstance(paths_or_results, (str, os.PathLike)) else list(paths_or_results)
+        results = [i for i in items if isinstance(i, Result)]
+        paths = [i for i in items if not isinstance(i, Result)]
+        if paths:
+            results += check(paths, registry, jobs=jobs, progress=progress, check_period=False, manifest=manifest)
+        if not results:
+            raise NoWorkbooks([os.fspath(p) for p in paths])
     _refuse_other_periods(results, registry, period)
     form = choose_form(results, registry)
     c = consolidate(results, form, agencies, include_invalid)

@@ -60,7 +60,14 @@ class ToolkitGroup(click.Group):
         try:
             return super().invoke(ctx)
         except ToolkitError as e:
-            click.echo(_error_line(e.message("zh"), e.message("en")), err=True)
+            problems = getattr(e, "problems", None)
+            where = getattr(e, "path", None) or getattr(e, "source", None)
+            if problems and len(problems) > 1 and where:
+                # a roster or schema with several bad lines: every one, so all can be fixed at once
+                for p in problems:
+                    click.echo(_error_line(f"{where}：{in_language(str(p), 'zh')}", f"{where}: {in_language(str(p), 'en')}"), err=True)
+            else:
+                click.echo(_error_line(e.message("zh"), e.message("en")), err=True)
             ctx.exit(exit_code(e))
         except OSError as e:
             where = f"{e.filename}: " if getattr(e, "filename", None) else ""
@@ -75,6 +82,12 @@ class ToolkitGroup(click.Group):
 def _lang_option(f: Any) -> Any:
     return click.option("--lang", type=click.Choice(LANGS), default=None,
                         help="消息语言 zh|en（默认同 toolkit --lang）/ language of messages.")(f)
+
+
+def _manifest_option(f: Any) -> Any:
+    return click.option("--manifest", type=click.Path(dir_okay=False),
+                        help="下发模板时的 manifest.csv：模板编号不属于所称单位（或从未下发）的报表被拒收 / "
+                             "verify template ids against the issued templates.")(f)
 
 
 def _period_option(f: Any) -> Any:
@@ -187,17 +200,27 @@ def schema_show(file: str) -> None:
 @click.option("--roster", type=click.Path(dir_okay=False),
               help="报送单位名单（CSV 或 XLSX，列：单位代码、单位名称[、分组]），每个单位一份模板。")
 @click.option("--year", type=click.IntRange(1900, 2999), help="报告年度（默认取表单定义中的）/ reporting year.")
-@click.option("--password", help="工作表保护密码（默认自动生成并写入 manifest.csv）/ protection password.")
+@click.option("--password", envvar="TOOLKIT_PASSWORD", show_envvar=True,
+              help="工作表保护密码（其他用户可在 ps 中看到命令行：宜用环境变量或 --password-file）。默认沿用文件夹中 "
+                   "manifest.csv 的密码，否则自动生成并写入其中 / protection password.")
+@click.option("--password-file", type=click.File("r", encoding="utf-8-sig"),
+              help="从文件第一行读取密码 / read the password from the first line of FILE.")
 @click.option("--jobs", type=click.IntRange(1, 64), default=None, help="并行进程数（默认 CPU 核数）/ worker processes.")
 def template_cmd(schema: str, out_dir: str, roster: str | None, year: int | None, password: str | None,
-                 jobs: int | None) -> None:
+                 password_file: Any, jobs: int | None) -> None:
     """由表单定义 SCHEMA（文件或内置编号）生成锁定的填报模板，每个单位一份，另写 manifest.csv。
 
     Generate locked Excel templates from SCHEMA (a file or a shipped id), one per agency.
     """
+    from .guard import check_template_folder
+    from .template import MANIFEST_NAME, template_output_names
+
     lang = _lang()
+    if password_file is not None:
+        password = password_file.readline().rstrip("\r\n")
     form = api.load_form(schema)
     agencies = api.load_roster(roster)
+    check_template_folder(out_dir, template_output_names(form, agencies, year), MANIFEST_NAME, roster)
     n = len(agencies) if agencies else 1
     with Progress(n, "生成模板" if lang == "zh" else "writing", sys.stderr, lang) as bar:
         batch = api.make_templates(form, out_dir, agencies, year=year, password=password, jobs=jobs,
@@ -219,23 +242,25 @@ def template_cmd(schema: str, out_dir: str, roster: str | None, year: int | None
 @click.option("--schema-dir", "schema_dirs", multiple=True, type=click.Path(file_okay=False, exists=True),
               help="另外的表单定义文件夹（内置表单之外）/ extra folder of form schemas.")
 @click.option("--output", "-o", type=click.Path(dir_okay=False), help="报告写入文件而不显示 / write the report to FILE.")
+@_manifest_option
 @click.option("--jobs", type=click.IntRange(1, 64), default=None, help="并行进程数（默认 CPU 核数）/ worker processes.")
 @_period_option
 def check_cmd(paths: tuple[str, ...], fmt: str, lang: str | None, schema_dirs: tuple[str, ...], output: str | None,
-              jobs: int | None, year: str | None) -> None:
+              manifest: str | None, jobs: int | None, year: str | None) -> None:
     """审核回收的报表：识别表单与版本、逐格读取、检查每条规则、指出问题所在的格子。
 
     Check returned workbooks: recognise, extract, validate, explain. Exit 0 when every workbook is
     valid (warnings allowed), 1 when any is invalid or rejected.
     """
+    from .guard import check_outputs
+
     lang = _set_lang(lang)
-    refuse_wrong_suffix(output, fmt, "-o")
-    files = api.find_workbooks(paths)
-    if not files:
-        from .errors import NoWorkbooks
-        raise NoWorkbooks(list(paths))
-    with Progress(len(files), "审核" if lang == "zh" else "checking", sys.stderr, lang) as bar:
-        results = api.check(files, schema_dirs=schema_dirs, jobs=jobs, progress=bar.advance, period=year)
+    with api.find_inputs(paths) as found:
+        check_outputs({"-o/--output": output}, found.inputs(), manifest=manifest)
+        refuse_wrong_suffix(output, fmt, "-o")
+        with Progress(len(found.files), "审核" if lang == "zh" else "checking", sys.stderr, lang) as bar:
+            results = api.check(found, schema_dirs=schema_dirs, jobs=jobs, progress=bar.advance, period=year,
+                                manifest=manifest)
     text = api.write_report(results, output, fmt, lang)
     if output:
         from .report import summary_line
@@ -300,12 +325,9 @@ def annotate_cmd(paths: tuple[str, ...], out_dir: str, lang: str | None, passwor
     rejected file gets a one-page notice instead.
     """
     lang = _set_lang(lang)
-    files = api.find_workbooks(paths)
-    if not files:
-        from .errors import NoWorkbooks
-        raise NoWorkbooks(list(paths))
-    with Progress(len(files), "审核" if lang == "zh" else "checking", sys.stderr, lang) as bar:
-        results = api.check(files, schema_dirs=schema_dirs, jobs=jobs, progress=bar.advance)
+    with api.find_inputs(paths) as found:
+        with Progress(len(found.files), "审核" if lang == "zh" else "checking", sys.stderr, lang) as bar:
+            results = api.check(found, schema_dirs=schema_dirs, jobs=jobs, progress=bar.advance)
     _annotate_and_say(results, out_dir, schema_dirs, _office(contact, deadline), password, lang)
 
 
@@ -337,13 +359,13 @@ def remind_cmd(roster: str, paths: tuple[str, ...], output: str, csv_out: str | 
     if message_file:
         from .files import read_text_file
         message = check_message_template(read_text_file(message_file), message_file)
+    from .guard import check_outputs
+
     agencies = api.load_roster(roster)
-    files = api.find_workbooks(paths)
-    if not files:
-        from .errors import NoWorkbooks
-        raise NoWorkbooks(list(paths) or [roster])
-    with Progress(len(files), "读取" if lang == "zh" else "reading", sys.stderr, lang) as bar:
-        c = api.merge(files, roster=agencies, schema_dirs=schema_dirs, jobs=jobs, progress=bar.advance)
+    with api.find_inputs(paths) as found:
+        check_outputs({"-o/--output": output, "--csv": csv_out}, found.inputs(), roster=roster)
+        with Progress(len(found.files), "读取" if lang == "zh" else "reading", sys.stderr, lang) as bar:
+            c = api.merge(found, roster=agencies, schema_dirs=schema_dirs, jobs=jobs, progress=bar.advance)
     _remind_and_say(c, output, csv_out, _office(contact, deadline), message, lang)
 
 
@@ -360,6 +382,7 @@ def remind_cmd(roster: str, paths: tuple[str, ...], output: str, csv_out: str | 
 @click.option("--include-invalid", is_flag=True, help="有错误的报表也计入合计（会标出）/ count invalid returns too.")
 @click.option("--schema-dir", "schema_dirs", multiple=True, type=click.Path(file_okay=False, exists=True),
               help="另外的表单定义文件夹 / extra folder of form schemas.")
+@_manifest_option
 @click.option("--jobs", type=click.IntRange(1, 64), default=None, help="并行进程数（默认 CPU 核数）/ worker processes.")
 @click.option("--annotate", "annotate_dir", type=click.Path(file_okay=False),
               help="另为每份有问题的报表写退回工作簿到此文件夹 / also write 退回 copies here.")
@@ -368,7 +391,7 @@ def remind_cmd(roster: str, paths: tuple[str, ...], output: str, csv_out: str | 
 @_office_options
 @_period_option
 def merge_cmd(paths: tuple[str, ...], output: str, roster: str | None, json_out: str | None, csv_out: str | None,
-              include_invalid: bool, schema_dirs: tuple[str, ...], jobs: int | None, annotate_dir: str | None,
+              include_invalid: bool, schema_dirs: tuple[str, ...], manifest: str | None, jobs: int | None, annotate_dir: str | None,
               remind_out: str | None, contact: str | None, deadline: str | None, year: str | None) -> None:
     """汇总 PATHS 下回收的报表，写出汇总工作簿：合计、各单位明细、报送情况、问题清单、来源。
 
@@ -376,22 +399,23 @@ def merge_cmd(paths: tuple[str, ...], output: str, roster: str | None, json_out:
     invalid and rejected ones are left out of the totals and listed.
     """
     lang = _lang()
-    refuse_wrong_suffix(output, "xlsx", "-o")
-    refuse_wrong_suffix(json_out, "json", "--json")
-    refuse_wrong_suffix(csv_out, "csv", "--csv")
-    refuse_wrong_suffix(remind_out, "xlsx", "--remind")
     if remind_out and not roster:
         raise click.UsageError("--remind 需要 --roster（催报要知道应报单位）/ --remind needs --roster")
-    agencies = api.load_roster(roster)
-    # a summary written into the folder it summarises is not one of the returns next time
-    outputs = {Path(p).resolve() for p in (output, json_out, csv_out) if p}
-    files = [f for f in api.find_workbooks(paths) if f.resolve() not in outputs]
-    if not files:
-        from .errors import NoWorkbooks
-        raise NoWorkbooks(list(paths))
-    with Progress(len(files), "读取" if lang == "zh" else "reading", sys.stderr, lang) as bar:
-        c = api.merge(files, roster=agencies, include_invalid=include_invalid, schema_dirs=schema_dirs, jobs=jobs,
-                      progress=bar.advance, period=year)
+    from .guard import check_outputs, drop_previous_outputs
+
+    outputs = {"-o/--output": output, "--json": json_out, "--csv": csv_out, "--remind": remind_out}
+    with api.find_inputs(paths) as found:
+        # a summary written into the folder it summarises is not one of the returns next time;
+        # an output naming a return, the roster or another output is refused before any work
+        found.files = drop_previous_outputs(found.files, outputs, paths)
+        check_outputs(outputs, found.inputs(), roster=roster, manifest=manifest)
+        for path, kind, option in ((output, "xlsx", "-o"), (json_out, "json", "--json"), (csv_out, "csv", "--csv"),
+                                   (remind_out, "xlsx", "--remind")):
+            refuse_wrong_suffix(path, kind, option)
+        agencies = api.load_roster(roster)
+        with Progress(len(found.files), "读取" if lang == "zh" else "reading", sys.stderr, lang) as bar:
+            c = api.merge(found, roster=agencies, include_invalid=include_invalid, schema_dirs=schema_dirs, jobs=jobs,
+                          progress=bar.advance, period=year, manifest=manifest)
     api.write_summary(c, output)
     if json_out:
         api.write_json(c, json_out)

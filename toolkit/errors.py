@@ -11,7 +11,7 @@ each module's exceptions.
 from __future__ import annotations
 
 from os import PathLike
-from typing import Sequence
+from typing import Any, Sequence
 
 
 class Bilingual(str):
@@ -80,11 +80,16 @@ class InputProblem(ToolkitError):
 class NoWorkbooks(InputProblem):
     """No workbook under the given paths; names them, since the user may have mistyped one."""
 
-    def __init__(self, paths: "Sequence[str | PathLike[str]]"):
+    def __init__(self, paths: "Sequence[str | PathLike[str]]", skipped: Sequence[Any] = ()):
         names = "、".join(str(p) for p in paths[:3]) + ("…" if len(paths) > 3 else "")
         names_en = ", ".join(str(p) for p in paths[:3]) + ("…" if len(paths) > 3 else "")
-        super().__init__(f"{names}：没有找到报表文件（.xlsx .xlsm .xls .ods）",
-                         f"{names_en}: no workbooks (.xlsx .xlsm .xls .ods) found")
+        zh = f"{names}：没有找到报表文件（.xlsx .xlsm .xls .ods）"
+        en = f"{names_en}: no workbooks (.xlsx .xlsm .xls .ods) found"
+        if skipped:
+            # say what was there instead: the user may have pointed at the wrong folder
+            zh += "；未读取：" + "；".join(f"{s.path}：{s.zh}" for s in skipped[:5]) + (f" 等 {len(skipped)} 个" if len(skipped) > 5 else "")
+            en += "; not read: " + "; ".join(f"{s.path}: {s.en}" for s in skipped[:5]) + (f" (and {len(skipped) - 5} more)" if len(skipped) > 5 else "")
+        super().__init__(zh, en)
 
 
 # The command line's exit codes, by class (the first match in the class's MRO wins).

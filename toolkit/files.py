@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import stat
 import tempfile
 import unicodedata
 from contextlib import contextmanager
@@ -68,6 +69,7 @@ def atomic_path(path: str | Path, suffix: str = ".part") -> Iterator[str]:
     os.close(fd)
     try:
         yield tmp
+        _give_mode(tmp, target)
         os.replace(tmp, target)
     except BaseException:
         try:
@@ -75,6 +77,26 @@ def atomic_path(path: str | Path, suffix: str = ".part") -> Iterator[str]:
         except OSError:
             pass
         raise
+
+
+def _give_mode(tmp: str, target: Path) -> None:
+    """mkstemp makes a file only its owner can read (0600). The output gets the mode a new file
+    would get under the user's umask (colleagues on a shared drive can open the summary), and a
+    file being replaced keeps the mode it had."""
+    try:
+        mode = stat.S_IMODE(os.stat(target).st_mode)
+    except OSError:
+        mode = 0o666 & ~_umask()
+    try:
+        os.chmod(tmp, mode)
+    except OSError:
+        pass
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)      # the only way to read it is to set it; put it straight back
+    os.umask(mask)
+    return mask
 
 
 def sweep_dead_temps(folder: str | Path, stem: str) -> None:
@@ -148,3 +170,14 @@ def read_text_file(path: str | Path, limit: int = 1_000_000) -> str:
         except UnicodeDecodeError:
             continue
     raise InputProblem(f"{path}：不是 UTF-8 或 GBK 编码的文本", f"{path}: not UTF-8 or GBK text")
+
+
+# C0 and C1 control characters (ESC starts a terminal escape sequence), DEL, and the Unicode
+# direction overrides that make a file name read backwards on screen.
+_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def safe_text(text: str) -> str:
+    """Text from files and agencies made safe to print: every control character is shown escaped
+    (``\\x1b``), so a cell holding ESC[2K cannot erase a line of the report or hide text."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group(0)):02x}" if ord(m.group(0)) < 0x100 else f"\\u{ord(m.group(0)):04x}", text)

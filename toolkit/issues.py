@@ -38,6 +38,7 @@ TEMPLATES: dict[str, tuple[str, str]] = {
     "external_links": ("文件含有指向其他文件的外部链接（未读取）", "the workbook has links to other files (not followed)"),
     "sheet_order": ("工作表顺序被调整过", "the sheets were reordered"),
     "identity_hidden": ("标识表的隐藏状态被改动过", "the identity sheet's visibility was changed"),
+    "identity_sheet_missing": ("隐藏的标识表已被删除（仅凭文档属性识别了模板）", "the hidden identity sheet was removed (the template was recognised from the document properties only)"),
     "rule": ("{message}", "{message_en}"),
 }
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
+from . import sheetxml
 from .errors import RejectedFile
 from .layout import CHECKS_SHEET, IDENTITY_SHEET, INSTRUCTIONS_SHEET, LISTS_SHEET, RETURN_SHEET
 
@@ -77,6 +78,10 @@ class PackageFacts:
     macros: bool = False
     external_links: int = 0
     properties: dict[str, str] = field(default_factory=dict)       # custom document properties
+    # Parts rewritten in the plain spelling (toolkit.sheetxml): the reader reads these bytes in
+    # place of the stored ones, so the parser sees exactly what the checks saw.
+    rewritten: dict[str, bytes] = field(default_factory=dict, repr=False)
+    identity_sheet_listed: bool = True
 
 
 def sniff(head: bytes) -> str:
@@ -175,6 +180,7 @@ def _inspect_zip(p: Path, size: int) -> PackageFacts:
         raise Rejected("文件已损坏或不完整（无法作为工作簿打开）", f"the file is damaged or truncated ({e})") from None
     with zf:
         infos = zf.infolist()
+        zf = _Folded(zf)
         if len(infos) > MAX_MEMBERS:
             raise Rejected(f"文件包含 {len(infos)} 个部件，超出上限", f"the package has {len(infos)} parts (limit {MAX_MEMBERS})")
         total = 0
@@ -186,7 +192,11 @@ def _inspect_zip(p: Path, size: int) -> PackageFacts:
                 raise Rejected("文件解压后过大（疑似压缩炸弹），已拒绝", "the package inflates to more than the limit (a zip bomb?)")
             if info.compress_size and info.file_size / info.compress_size > MAX_RATIO and info.file_size > 1_000_000:
                 raise Rejected("文件压缩比异常（疑似压缩炸弹），已拒绝", f"part {info.filename} has a compression ratio over {MAX_RATIO} (a zip bomb?)")
-        names = {i.filename for i in infos}
+        stored = {i.filename for i in infos}
+        # Part names are case-insensitive (OPC): python-calamine finds xl/_rels/Workbook.xml.rels
+        # as well. Every check below looks parts up by the lower-case name, as the parser does.
+        names = {n.lower() for n in stored}
+        real = {n.lower(): n for n in stored}
         if len(names) < len(infos) or any("\\" in n for n in names):
             # python-calamine's zip reader turns \ into / (and may pick another copy of a
             # duplicated part): the parts checked here must be the parts it reads
@@ -205,38 +215,48 @@ def _inspect_zip(p: Path, size: int) -> PackageFacts:
         if "xl/workbook.xml" not in names:
             if "word/document.xml" in names:
                 raise Rejected("这是 Word 文档，不是 Excel 工作簿", "a Word document, not an Excel workbook")
-            if "EncryptionInfo" in names:
+            if "encryptioninfo" in names:
                 raise Rejected("工作簿已加密", "the workbook is encrypted")
             raise Rejected("文件是 zip 压缩包，但不是 Excel 工作簿", "a zip archive, but not an Excel workbook")
         # python-calamine's XML reader (quick-xml) never expands DTD entities; the parts parsed
         # here with the standard library are checked before they are parsed.
-        for member in ("docProps/custom.xml",):
+        for member in ("docprops/custom.xml",):
             if member in names:
                 _refuse_doctype(zf, member)
         facts = PackageFacts(kind="xlsx", size=size)
-        facts.macros = any(n.lower().endswith("vbaproject.bin") for n in names)
+        facts.macros = any(n.endswith("vbaproject.bin") for n in names)
         if facts.macros:
             facts.kind = "xlsm"
-        facts.external_links = sum(1 for n in names if n.startswith("xl/externalLinks/") and n.endswith(".xml"))
+        facts.external_links = sum(1 for n in names if n.startswith("xl/externallinks/") and n.endswith(".xml"))
         wb_xml = _read(zf, "xl/workbook.xml", 5_000_000)
         _check_prolog(wb_xml, "xl/workbook.xml")
+        wb_xml = _plain_part(facts, zf, "xl/workbook.xml", wb_xml)
         m = re.search(rb"<(?:\w+:)?workbookProtection\b([^>]*)>", wb_xml)
         facts.structure_locked = bool(m and re.search(rb'lockStructure="(1|true)"', m.group(1)))
         sheets = _sheet_members(zf, wb_xml, names)
+        facts.identity_sheet_listed = IDENTITY_SHEET in sheets
         if len(sheets) > MAX_SHEETS:
             raise Rejected(f"工作簿有 {len(sheets)} 张工作表，超出上限", f"the workbook has {len(sheets)} sheets (limit {MAX_SHEETS})")
         for name, member in sheets.items():
             sf = facts.sheets[name] = SheetFacts(member=member)
-            if name not in UNSCANNED_SHEETS:
-                data = _read(zf, member, MAX_MEMBER_BYTES)
+            if name not in UNSCANNED_SHEETS or name == IDENTITY_SHEET:   # the sheets the reader opens
+                data = _plain_sheet(facts, zf, member, _read(zf, member, MAX_MEMBER_BYTES))
                 _check_sheet_bounds(data, sf, name)
-                _scan_sheet_xml(data, sf)
-            elif name == IDENTITY_SHEET:   # not scanned, but the reader opens it: bound it too
-                _check_sheet_bounds(_read(zf, member, MAX_MEMBER_BYTES), sf, name)
-        if "docProps/custom.xml" in names:
-            facts.properties = _custom_properties(_read(zf, "docProps/custom.xml", 1_000_000))
-        if "xl/sharedStrings.xml" in names:
-            _check_shared_strings(zf, zf.getinfo("xl/sharedStrings.xml"))
+                if name != IDENTITY_SHEET:
+                    _scan_sheet_xml(data, sf)
+        # a worksheet the sheet list does not lead to may still be found by a parser: bound it too
+        listed = set(sheets.values())
+        for n in sorted(names):
+            if n.startswith("xl/worksheets/") and n.endswith(".xml") and n.count("/") == 2 and n not in listed:
+                _check_sheet_bounds(_plain_sheet(facts, zf, n, _read(zf, n, MAX_MEMBER_BYTES)), SheetFacts(member=n))
+        if "docprops/custom.xml" in names:
+            facts.properties = _custom_properties(_read(zf, "docprops/custom.xml", 1_000_000))
+        if "xl/sharedstrings.xml" in names:
+            _check_shared_strings(zf, zf.getinfo("xl/sharedstrings.xml"))
+            sst = _read(zf, "xl/sharedstrings.xml", MAX_MEMBER_BYTES)
+            if not sheetxml.is_plain_strings(sst):
+                _check_prolog(sst, "xl/sharedStrings.xml")
+                facts.rewritten[zf.real("xl/sharedstrings.xml")] = _rewrite(sheetxml.canonical_strings, sst, "xl/sharedStrings.xml")
         return facts
 
 
@@ -448,19 +468,20 @@ def _refuse_doctype(zf: zipfile.ZipFile, name: str) -> None:
         raise Rejected("文件中含有 XML 实体声明（可能是恶意文件），已拒绝", f"part {name} declares XML entities (DOCTYPE); refused")
 
 
-def _sheet_members(zf: zipfile.ZipFile, wb_xml: bytes, names: set[str]) -> dict[str, str]:
+def _sheet_members(zf: "_Folded", wb_xml: bytes, names: set[str]) -> dict[str, str]:
     rels_name = "xl/_rels/workbook.xml.rels"
     targets: dict[str, str] = {}
     if rels_name in names:
         rels = _read(zf, rels_name, 2_000_000)
         _check_prolog(rels, rels_name)
+        rels = _plain_part(None, zf, rels_name, rels)
         for m in re.finditer(rb"<(?:\w+:)?Relationship\b([^>]*)/?>", rels):
             attrs = dict(re.findall(rb'(\w+)="([^"]*)"', m.group(1)))
             rid, target = attrs.get(b"Id"), attrs.get(b"Target")
             if rid and target:
                 t = target.decode("utf-8", "replace")
                 t = t.lstrip("/") if t.startswith("/") else posixpath.normpath(posixpath.join("xl", t))
-                targets[rid.decode()] = t
+                targets[rid.decode()] = t.lower()
     out: dict[str, str] = {}
     for m in re.finditer(rb"<(?:\w+:)?sheet\b([^>]*)/?>", wb_xml):
         attrs = dict(re.findall(rb'([\w:]+)="([^"]*)"', m.group(1)))
@@ -484,3 +505,52 @@ def _custom_properties(xml: bytes) -> dict[str, str]:
         for child in prop:
             out[name] = (child.text or "").strip()
     return out
+
+
+class _Folded:
+    """A zip file whose parts are looked up by lower-case name (OPC part names ignore case)."""
+
+    def __init__(self, zf: zipfile.ZipFile):
+        self.zf = zf
+        self._real = {i.filename.lower(): i for i in zf.infolist()}
+
+    def real(self, name: str) -> str:
+        return self._real[name.lower()].filename
+
+    def getinfo(self, name: str) -> zipfile.ZipInfo:
+        info = self._real.get(name.lower())
+        if info is None:
+            raise KeyError(name)
+        return info
+
+    def open(self, name: str | zipfile.ZipInfo, *a, **kw):      # type: ignore[no-untyped-def]
+        return self.zf.open(name if isinstance(name, zipfile.ZipInfo) else self.getinfo(name), *a, **kw)
+
+    def read(self, name: str) -> bytes:
+        return self.zf.read(self.getinfo(name))
+
+
+def _rewrite(fn, data: bytes, member: str) -> bytes:      # type: ignore[no-untyped-def]
+    try:
+        return fn(data)
+    except sheetxml.SheetXmlError as e:
+        raise Rejected(f"文件已损坏（部件 {member} 不是格式正确的 XML）", f"the file is damaged ({member} is not well-formed XML: {e})") from None
+
+
+def _plain_sheet(facts: PackageFacts, zf: "_Folded", member: str, data: bytes) -> bytes:
+    """The sheet's bytes in the plain spelling: as stored, or rewritten (toolkit.sheetxml)."""
+    if sheetxml.is_plain(data):
+        return data
+    _check_prolog(data, member, "sheet part")
+    data = _rewrite(sheetxml.canonical, data, member)
+    facts.rewritten[zf.real(member)] = data
+    return data
+
+
+def _plain_part(facts: PackageFacts | None, zf: "_Folded", member: str, data: bytes) -> bytes:
+    """workbook.xml: the sheet list is read from it by regular expressions, so any unusual
+    spelling (single quotes, comments, references) is normalised by a real XML parser first."""
+    if not (b"'" in data or b"<!--" in data or b"&#" in data or b"CDATA" in data or b"\n<sheet" in data
+            or re.search(rb"\s=|=\s", data)):
+        return data
+    return _rewrite(sheetxml.canonical_strings, data, member)

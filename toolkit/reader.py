@@ -63,12 +63,29 @@ def _first_line(e: BaseException) -> str:
     return text[0][:200] if text else type(e).__name__
 
 
+def _open_book(p: Path, facts: PackageFacts) -> Any:
+    """python-calamine on the file, or on a copy in memory whose unusually spelt parts were
+    rewritten in the plain spelling (toolkit.sheetxml): the parser reads what the checks read."""
+    if not facts.rewritten:
+        return CalamineWorkbook.from_path(str(p))
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(p) as zin, zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zout:
+        for info in zin.infolist():
+            data = facts.rewritten.get(info.filename)
+            zout.writestr(info.filename, data if data is not None else zin.read(info))
+    buf.seek(0)
+    return CalamineWorkbook.from_filelike(buf)
+
+
 def open_workbook(path: str | Path) -> RawWorkbook:
     """Check the package, open it with calamine and find the template identity, or raise Rejected."""
     p = Path(path)
     facts = inspect_file(p)
     try:
-        book = CalamineWorkbook.from_path(str(p))
+        book = _open_book(p, facts)
         metas = book.sheets_metadata
     except BaseException as e:
         if isinstance(e, INTERRUPTS):

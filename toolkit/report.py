@@ -11,7 +11,7 @@ import io
 import json
 from typing import Any, Sequence
 
-from .files import neutralise
+from .files import neutralise, safe_text
 from .issues import Issue
 from .validate import Result
 
@@ -76,7 +76,9 @@ def render_text(results: Sequence[Result], lang: str = "zh") -> str:
     if periods:
         lines.append(periods)
     lines.append(summary_line(results, lang))
-    return "\n".join(lines) + "\n"
+    # a line break inside a message would forge a line of the report; a control character could
+    # drive the terminal: both are shown escaped
+    return "\n".join(safe_text(line) for line in lines) + "\n"
 
 
 def period_line(results: Sequence[Result], lang: str = "zh") -> str:
@@ -111,7 +113,7 @@ def render_csv(results: Sequence[Result], lang: str = "zh") -> str:
         code, name = (ident.agency_code, ident.agency_name) if ident else ("", "")
         status = r.status if lang == "en" else STATUS_ZH[r.status]
         if r.status == "rejected":
-            w.writerow([neutralise(x) for x in (r.file, code, name, status, SEVERITY[lang]["error"], "", "", "", r.reason(lang))])
+            w.writerow([neutralise(safe_text(x)) for x in (r.file, code, name, status, SEVERITY[lang]["error"], "", "", "", r.reason(lang))])
         for i in r.issues:
-            w.writerow([neutralise(x or "") for x in (r.file, code, name, status, severity_label(i, lang), i.cell, i.rule, i.code, issue_text(i, lang))])
+            w.writerow([neutralise(safe_text(x or "")) for x in (r.file, code, name, status, severity_label(i, lang), i.cell, i.rule, i.code, issue_text(i, lang))])
     return "\ufeff" + buf.getvalue()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -75,7 +76,11 @@ def read_roster(path: str | Path) -> list[Agency]:
     p = Path(path)
     name = str(path)
     try:
-        if p.stat().st_size > MAX_ROSTER_BYTES:
+        st = p.stat()
+        if not stat.S_ISREG(st.st_mode):
+            # a FIFO or a device would block the read forever, a folder cannot be read as one
+            raise RosterError(name, [B("不是普通文件（是文件夹、管道或设备）", "not a regular file (a folder, a pipe or a device)")])
+        if st.st_size > MAX_ROSTER_BYTES:
             raise RosterError(name, [B("文件大于 20 MB，名单不会这么大", "the file is larger than 20 MB; a roster is a short list")])
         raw = p.read_bytes()
     except OSError as e:

@@ -50,7 +50,39 @@ def _quiet_native_errors() -> None:
 
 def _check_in_worker(path: str) -> Result:
     assert _registry is not None
-    return _safe_check(path, _registry)
+    return _timed_check(path, _registry)
+
+
+def _check_chunk(paths: list[str]) -> list[Result]:
+    """Several files in one hand-off: the pool's per-task cost is paid once per chunk."""
+    assert _registry is not None
+    return [_timed_check(p, _registry) for p in paths]
+
+
+class _TookTooLong(Exception):
+    pass
+
+
+def _alarm(signum: int, frame: object) -> None:
+    raise _TookTooLong()
+
+
+def _timed_check(path: str, registry: Registry) -> Result:
+    """check_file under the per-file time limit (an alarm in the worker; a read stuck inside native
+    code is caught by the parent's deadline instead)."""
+    import signal
+    try:
+        old = signal.signal(signal.SIGALRM, _alarm)
+        signal.setitimer(signal.ITIMER_REAL, TIME_LIMIT)
+    except (ValueError, OSError, AttributeError):
+        return _safe_check(path, registry)
+    try:
+        return _safe_check(path, registry)
+    except _TookTooLong:
+        return _failed(path, True)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
 
 
 def _safe_check(path: str | Path, registry: Registry) -> Result:
@@ -65,7 +97,7 @@ def _safe_check(path: str | Path, registry: Registry) -> Result:
         r.reason_zh, r.reason_en = "文件结构嵌套过深，无法读取", "the file is nested too deeply to read"
         return r
     except BaseException as e:  # the last guard: one bad file never stops a run (pyo3 panics are BaseException)
-        if isinstance(e, (KeyboardInterrupt, SystemExit)):
+        if isinstance(e, (KeyboardInterrupt, SystemExit, _TookTooLong)):
             raise
         r = Result(file=str(path))
         r.reason_zh = f"读取时发生意外错误：{type(e).__name__}: {str(e)[:200]}"
@@ -78,24 +110,14 @@ def check_many(files: Sequence[Path], registry: Registry, schema_dirs: Sequence[
     """Check every file, in parallel and isolated; results in the order of ``files``.
 
     The workers rebuild ``registry`` from its :meth:`~Registry.spec`, so forms added to it in
-    memory and its schema folders (plus ``schema_dirs``) are known there too.
+    memory and its schema folders (plus ``schema_dirs``) are known there too. Every file is read
+    in a worker under the memory and time limits, whatever ``jobs`` is and however few the files:
+    the verdict on a file never depends on how it was read.
     """
-    jobs = jobs or os.cpu_count() or 1
-    spec = registry.spec(schema_dirs)
-    if len(files) <= 1 or jobs == 1 and len(files) < 4:
-        out = []
-        for f in files:
-            r = _isolated_one(f, spec) if len(files) == 1 else _safe_check(f, registry)
-            out.append(r)
-            if progress:
-                progress(r)
-        return out
-    return list(_pool_map(files, spec, jobs, progress))
-
-
-def _isolated_one(path: Path, spec: RegistrySpec) -> Result:
-    results = list(_pool_map([path], spec, 1, None))
-    return results[0]
+    if not files:
+        return []
+    jobs = max(1, min(jobs or os.cpu_count() or 1, len(files)))
+    return list(_pool_map(files, registry.spec(schema_dirs), jobs, progress))
 
 
 def _pool_map(files: Sequence[Path], spec: RegistrySpec, jobs: int,
@@ -136,26 +158,36 @@ def _run_pool(names: list[str], spec: RegistrySpec, jobs: int, results: dict[str
                 if broken:
                     return names[i + 1:]
             return []
-        futures = [(n, pool.submit(_check_in_worker, n)) for n in names]
-        for name, fut in futures:
+        size = _chunk_size(len(names), jobs)
+        chunks = [names[i:i + size] for i in range(0, len(names), size)]
+        futures = [(chunk, pool.submit(_check_chunk, chunk)) for chunk in chunks]
+        for chunk, fut in futures:
             try:
-                r = fut.result(timeout=TIME_LIMIT)
+                got = fut.result(timeout=TIME_LIMIT * len(chunk) + 5)
             except (FutureTimeout, BrokenProcessPool):
                 broken = True
                 break
-            results[name] = r
-            if progress:
-                progress(r)
+            for name, r in zip(chunk, got):
+                results[name] = r
+                if progress:
+                    progress(r)
         if broken:
-            for name, fut in futures:
-                if name not in results and fut.done() and not fut.cancelled() and fut.exception() is None:
-                    results[name] = fut.result()
-                    if progress:
-                        progress(results[name])
+            for chunk, fut in futures:
+                if chunk[0] not in results and fut.done() and not fut.cancelled() and fut.exception() is None:
+                    for name, r in zip(chunk, fut.result()):
+                        results[name] = r
+                        if progress:
+                            progress(r)
             return [n for n in names if n not in results]
         return []
     finally:
         _shutdown(pool, broken)
+
+
+def _chunk_size(n: int, jobs: int) -> int:
+    """Files per hand-off: several per task (fewer round trips), but enough tasks per worker to
+    balance the load, and small enough that a crash costs a short re-read of its chunk."""
+    return max(1, min(16, n // (jobs * 4)))
 
 
 def _failed(name: str, timeout: bool) -> Result:

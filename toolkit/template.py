@@ -564,13 +564,22 @@ def template_file_names(agencies: Sequence[Agency], form: Form) -> list[str]:
     return unique_names(stems, ".xlsx")
 
 
+def template_output_names(form: Form, agencies: Sequence[Agency] | None = None, year: int | None = None) -> list[str]:
+    """The file names generate_templates writes (for checking the output folder before writing)."""
+    if agencies:
+        return list(template_file_names(agencies, form))
+    return [safe_stem(f"{form.id}_{year or form.period_default or ''}_blank") + ".xlsx"]
+
+
 def generate_templates(form: Form, out_dir: str | Path, agencies: Sequence[Agency] | None = None,
                        year: int | None = None, password: str | None = None, jobs: int = 1,
                        progress: Any = None) -> tuple[list[ManifestRow], str]:
     """Write one template per agency (or one blank template) and a manifest; returns rows and password."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    pw = password if password is not None else generate_password()
+    # re-running into a folder keeps the password its manifest holds, unless a new one is asked for
+    previous = _manifest_password(out / MANIFEST_NAME) if password is None else None
+    pw = password if password is not None else previous or generate_password()
     stamp = dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
     if agencies:
         names = template_file_names(agencies, form)
@@ -619,6 +628,14 @@ def _write_one(form: Form, out: Path, name: str, req: TemplateRequest) -> Manife
                        file=name, sha256=hashlib.sha256(data).hexdigest(), template_id=req.template_id)
 
 
+def _manifest_password(path: Path) -> str | None:
+    from .guard import manifest_rows
+    for row in manifest_rows(path):
+        if row.get("password"):
+            return row["password"]
+    return None
+
+
 def write_manifest(path: Path, rows: Sequence[ManifestRow], password: str, generated: bool) -> None:
     """manifest.csv: UTF-8 with BOM so Excel opens the Chinese names correctly."""
     import csv
@@ -626,5 +643,7 @@ def write_manifest(path: Path, rows: Sequence[ManifestRow], password: str, gener
     w = csv.writer(buf, lineterminator="\r\n")
     w.writerow(["agency_code", "agency_name", "agency_group", "file", "sha256", "template_id", "password"])
     for r in rows:
-        w.writerow([neutralise(r.agency_code), neutralise(r.agency_name), neutralise(r.agency_group), r.file, r.sha256, r.template_id, password])
+        # only a generated password is written down: one the user chose stays where the user keeps it
+        w.writerow([neutralise(r.agency_code), neutralise(r.agency_name), neutralise(r.agency_group), neutralise(r.file),
+                    r.sha256, r.template_id, password if generated else ""])
     write_text_atomic(path, "\ufeff" + buf.getvalue())

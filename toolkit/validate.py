@@ -271,6 +271,8 @@ def _verify_sheets(raw: RawWorkbook, lay: Layout, result: Result) -> None:
     vis = raw.visibility.get(IDENTITY_SHEET)
     if vis == "visible":
         result.issues.append(Issue("identity_hidden", "warning"))
+    if "sheet" not in raw.identity_sources:
+        result.issues.append(Issue("identity_sheet_missing", "warning"))
 
 
 def _norm(value: Any) -> str:
@@ -506,19 +508,10 @@ def _json_value(v: Any, spec: ValueSpec) -> Any:
 
 
 def iter_workbooks(paths: list[str]) -> list[Path]:
-    """Files named directly, and every workbook under the folders named (sorted, recursive)."""
-    out: list[Path] = []
-    exts = (".xlsx", ".xlsm", ".xls", ".ods")
-    for name in paths:
-        p = Path(name)
-        if p.is_dir() and not p.suffix.lower() in exts:
-            for root, dirs, files in os.walk(p):
-                # a folder wearing a workbook's name is reported (rejected), not searched
-                out.extend(Path(root) / d for d in sorted(dirs) if d.lower().endswith(exts))
-                dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not d.lower().endswith(exts))
-                for f in sorted(files):
-                    if f.lower().endswith(exts) and not f.startswith(("~$", ".~lock")):
-                        out.append(Path(root) / f)
-        else:
-            out.append(p)
-    return out
+    """Files named directly, and every workbook under the folders named (sorted, recursive).
+
+    Only the files: :func:`toolkit.discover.find_inputs` also says why every other path is not
+    read, and opens .zip archives (the commands use that)."""
+    from .discover import find_inputs
+
+    return find_inputs(paths, open_archives=False).files

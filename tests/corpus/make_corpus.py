@@ -745,6 +745,45 @@ def m_ods_repeat_bomb(m: Maker) -> Path:
     return m.target
 
 
+# ============================================================================ one cell, spelt another way
+# LibreOffice shows each of these as the seed's figure: the reader must read that figure (a blank
+# would leave the accounting rules broken and the case would not be issue-free).
+
+def respelled(spelling: str, code: str = "A1_1") -> Callable[[Maker], Path]:
+    """The input cell ``code`` rewritten with ``spelling`` ({r} reference, {s} style, {v} value,
+    {refs} the value as character references)."""
+    def make(m: Maker) -> Path:
+        a1 = ref(code)
+        pattern = F._cell_pattern(a1)
+
+        def change(data: bytes) -> bytes:
+            found = pattern.search(data)
+            assert found and found.group(2), f"{a1} holds no value"
+            style = re.search(rb's="(\d+)"', found.group(1)).group(1).decode()
+            value = re.search(rb"<v>([^<]*)</v>", found.group(2)).group(1).decode()
+            text = spelling.format(r=a1, s=style, v=value, refs="".join(f"&#{ord(ch)};" for ch in value))
+            return data[:found.start()] + text.encode() + data[found.end():]
+        return edit_sheet(m, change)
+    return make
+
+
+def m_fuzz_upper_case_rels(m: Maker) -> Path:
+    """mutated('20261202', 47631): xl/_rels/workbook.xml.rels renamed in upper case and a cell at
+    AAA100000. The package check looked the relationships up by their exact name, found none and
+    bounded no sheet; python-calamine finds part names regardless of case, and aborted. Now every
+    part is looked up as the parser does: rejected for the enormous range."""
+    src = m.base()
+    sheet = sheet_member(src)
+    def change(members):
+        out = []
+        for n, d in members:
+            if n == sheet:
+                d = d.replace(b'<c r="A17"', b'<c r="AAA100000"', 1)
+            out.append((n.upper() if n == "xl/_rels/workbook.xml.rels" else n, d))
+        return out
+    return repack(src, m.target, change)
+
+
 # ============================================================================ found by the fuzzer
 # (each reproduces one mutation from tests/test_fuzz.py: seed, file and mutation)
 
@@ -886,7 +925,24 @@ CASES: list[Case] = [
     Case("formula_cached_value", cell(formula="2+3", value=5), "valid", "its cached result 5 was used", numbers={"A6": 5}),
     Case("date_field_text", filled(fill_date="明天"), "invalid", "expected a date, found '明天'"),
     Case("required_field_blank", filled(filler=""), "invalid", "required, but blank"),
+    # -- one cell spelt as XML allows (what LibreOffice shows is what must be read)
+    Case("spelling_attribute_order", respelled('<c s="{s}" r="{r}"><v>{v}</v></c>'), "valid", ""),
+    Case("spelling_line_break", respelled('<c r="{r}"\n   s="{s}"\n><v>{v}</v></c>'), "valid", ""),
+    Case("spelling_two_spaces", respelled('<c  r="{r}"  s="{s}"><v>{v}</v></c>'), "valid", ""),
+    Case("spelling_single_quotes", respelled("<c r='{r}' s='{s}'><v>{v}</v></c>"), "valid", ""),
+    Case("spelling_no_reference", respelled('<c s="{s}"><v>{v}</v></c>'), "valid", ""),
+    Case("spelling_character_references", respelled('<c r="{r}" s="{s}"><v>{refs}</v></c>'), "valid", ""),
+    Case("spelling_cdata", respelled('<c r="{r}" s="{s}"><v><![CDATA[{v}]]></v></c>'), "valid", ""),
+    Case("spelling_value_in_spaces", respelled('<c r="{r}" s="{s}">\n  <v> {v} </v>\n</c>'), "valid", ""),
+    Case("spelling_formula_attribute_order", respelled('<c s="{s}" r="{r}"><f>{v}+0</f><v>{v}</v></c>'),
+         "valid", "holds the formula"),
+    Case("spelling_external_formula_single_quotes", respelled("<c r='{r}' s='{s}'><f>[1]Sheet1!A1</f><v>{v}</v></c>"),
+         "invalid", "refers to another file"),
+    Case("spelling_external_formula_no_reference", respelled('<c s="{s}"><f>[1]Sheet1!A1</f><v>{v}</v></c>'),
+         "invalid", "refers to another file"),
+    Case("spelling_comment_inside", respelled('<c r="{r}" s="{s}"><!-- typed by hand --><v>{v}</v></c>'), "valid", ""),
     # -- found by the fuzzer
+    Case("fuzz_upper_case_rels", m_fuzz_upper_case_rels, "rejected", "enormous used range", heavy=True),
     Case("fuzz_backslash_part_name", m_fuzz_backslash_part, "rejected", "part name contains a backslash", heavy=True),
     Case("fuzz_duplicate_part", m_fuzz_duplicate_part, "rejected", "a part appears twice", heavy=True),
     Case("fuzz_date_out_of_range", m_fuzz_date_panic, "rejected", "out of bounds", heavy=True),

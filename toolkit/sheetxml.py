@@ -1,0 +1,163 @@
+"""Cell XML read by its grammar, not by its spelling.
+
+XML allows one cell to be written many ways: attributes in any order, single or double quotes,
+white space and line breaks inside a tag, a cell without its ``r=`` reference, a value given as
+character references (``&#49;&#53;``) or in a CDATA section. LibreOffice shows all of them as the
+same figure; python-calamine reads some of them as blank (or as a different number), and the
+formula scan of :mod:`toolkit.package` recognises only the spelling common writers use.
+
+So a worksheet part is first checked, with one regular expression over its ``<sheetData>``, for the
+*plain* spelling every common writer uses (xlsxwriter, Excel, LibreOffice, WPS): rows and cells in
+order, each starting with its reference, double quotes, no white space between elements, no CDATA,
+comments or character references. A plain part is read as it is (the fast path: most files). Any
+other part is parsed by a real XML parser (the standard library's, on a part whose prolog has
+already been checked for a DOCTYPE) and written out again in the plain spelling, references
+filled in the way a spreadsheet program infers them; the reader then reads that rewritten part.
+Both the package checks and python-calamine see the same, plain, bytes.
+"""
+
+from __future__ import annotations
+
+import re
+from xml.etree import ElementTree as ET
+
+MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+_M = "{" + MAIN_NS + "}"
+
+# Anything a common writer never writes, and that the package scan or python-calamine might read
+# differently from LibreOffice, sends a part to the XML parser. Each test is one C-speed scan.
+_ANY_CELL = re.compile(rb'<c[\s>/]')
+_PLAIN_CELL_START = re.compile(rb'<c r="[A-Z]{1,3}[1-9][0-9]{0,6}"[ />]')
+_ODD_ROW = re.compile(rb'<row(?! r="[1-9])')
+# White space other than one space between attributes, and single quotes (literal searches).
+_ODD_TEXT = (b"\n", b"\t", b"\r", b"  ", b"> ", b" <", b" =", b"= ", b"='")
+MAX_ELEMENTS = 3_000_000      # what the XML parser is given to build (about 1 GB at worst)
+
+
+class SheetXmlError(ValueError):
+    """A part that is not well-formed XML (the first line of the parser's message)."""
+
+
+def is_plain(data: bytes) -> bool:
+    """Whether a worksheet part is spelt the way common writers spell it (see the module docs).
+
+    Every cell start tag (``<c`` then white space, ``>`` or ``/``) must be ``<c r="A1"`` followed by
+    a space or the end of the tag, every row must start with its ``r``, no white space may sit
+    before a cell's children or around a value, and attributes are written ``name="value"``.
+    """
+    if _odd(data) or data.count(b"<sheetData") != 1 or b"<sheetData>" not in data and b"<sheetData/>" not in data:
+        return False
+    body = data[data.find(b">", data.find(b"<", 5 if data.startswith(b"<?") else 0)):]   # after the prolog
+    if any(t in body for t in _ODD_TEXT) or _ODD_ROW.search(data):
+        return False
+    return len(_ANY_CELL.findall(data)) == len(_PLAIN_CELL_START.findall(data))
+
+
+def _odd(data: bytes) -> bool:
+    """Comments, CDATA, character references, processing instructions, UTF-16: never in a plain part."""
+    return (data.startswith((b"\xff\xfe", b"\xfe\xff")) or b"<!--" in data or b"<![CDATA[" in data
+            or b"&#" in data or data.find(b"<?", 5) >= 0)
+
+
+def is_plain_strings(data: bytes) -> bool:
+    """Whether a shared-strings part has nothing python-calamine might read differently."""
+    return not _odd(data)
+
+
+def _col_number(letters: str) -> int:
+    n = 0
+    for ch in letters:
+        n = n * 26 + ord(ch) - 64
+    return n
+
+
+def _col_letters(n: int) -> str:
+    s = ""
+    while n:
+        n, r = divmod(n - 1, 26)
+        s = chr(65 + r) + s
+    return s
+
+
+_REF = re.compile(r"\s*([A-Za-z]{1,3})([0-9]{1,7})\s*$")
+
+
+def _parse(data: bytes) -> ET.Element:
+    if data.count(b"<") > MAX_ELEMENTS:
+        raise SheetXmlError(f"more than {MAX_ELEMENTS} XML elements")
+    try:
+        return ET.fromstring(data)
+    except ET.ParseError as e:
+        raise SheetXmlError(str(e).splitlines()[0] if str(e) else "not well-formed") from None
+
+
+def _serialise(root: ET.Element) -> bytes:
+    # the main namespace as the default one, so the rewritten part reads like a written one
+    ET.register_namespace("", MAIN_NS)
+    ET.register_namespace("r", "http://schemas.openxmlformats.org/officeDocument/2006/relationships")
+    return ET.tostring(root, encoding="UTF-8", xml_declaration=True)
+
+
+def canonical(data: bytes) -> bytes:
+    """A worksheet part rewritten in the plain spelling: what it says, not how it said it.
+
+    Every row and cell gets its reference (a missing one continues from the previous row or cell,
+    as spreadsheet programs read it), ``r`` comes first, character references and CDATA become
+    text, white space between elements goes, and a value's surrounding white space (which
+    LibreOffice ignores in a number) is trimmed for every cell but a text one.
+    """
+    root = _parse(data)
+    for sheet_data in root.iter(_M + "sheetData"):
+        sheet_data.text = None
+        last_row = 0
+        for row in sheet_data:
+            row.tail = None
+            if row.tag != _M + "row":
+                continue
+            r = (row.get("r") or "").strip()
+            last_row = int(r) if r.isdigit() and int(r) > 0 else last_row + 1
+            _put_first(row, "r", str(last_row))
+            row.text = None
+            last_col = 0
+            for c in row:
+                c.tail = None
+                if c.tag != _M + "c":
+                    continue
+                m = _REF.match(c.get("r") or "")
+                if m:
+                    last_col = _col_number(m.group(1).upper())
+                    if int(m.group(2)) != last_row:
+                        # a cell's own row number wins over its row's (what calamine does too)
+                        ref = f"{m.group(1).upper()}{int(m.group(2))}"
+                    else:
+                        ref = f"{_col_letters(last_col)}{last_row}"
+                else:
+                    last_col += 1
+                    ref = f"{_col_letters(last_col)}{last_row}"
+                _put_first(c, "r", ref)
+                t = (c.get("t") or "n").strip()
+                if c.get("t") is not None:
+                    c.set("t", t)
+                c.text = None
+                for child in c:
+                    child.tail = None
+                    if child.tag == _M + "v" and child.text is not None and t != "str":
+                        child.text = child.text.strip()
+                    if child.tag == _M + "is":
+                        child.text = None
+                        for sub in child:
+                            sub.tail = None
+    return _serialise(root)
+
+
+def canonical_strings(data: bytes) -> bytes:
+    """A shared-strings part with character references and CDATA turned into plain text."""
+    return _serialise(_parse(data))
+
+
+def _put_first(el: ET.Element, name: str, value: str) -> None:
+    rest = [(k, v) for k, v in el.attrib.items() if k != name]
+    el.attrib.clear()
+    el.set(name, value)
+    for k, v in rest:
+        el.set(k, v)
