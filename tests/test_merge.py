@@ -549,6 +549,8 @@ def test_mixed_versions_refused_with_counts(tmp_path):
         merge([str(d)], schema_dirs=[str(schemas)], jobs=1)
     msg = str(e.value)
     assert f"{FORM_A} 1.0.0: 3 file(s)" in msg and f"{FORM_A} 1.1.0: 2 file(s)" in msg
+    # the files of the minority edition are named, so the office knows which to set aside
+    assert "D001_new.xlsx" in msg and "D002_new.xlsx" in msg and "_old.xlsx" not in msg
     # one edition alone merges
     only_new = tmp_path / "new"
     only_new.mkdir()

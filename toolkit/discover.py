@@ -183,9 +183,12 @@ def _open_archive(path: Path, found: Found) -> None:
     except (zipfile.BadZipFile, ValueError, EOFError):
         found.skipped.append(Skipped(shown, "压缩包已损坏，无法打开", "the .zip archive is damaged and cannot be opened"))
         return
-    found.archives.append(path)
     with zf:
         infos = zf.infolist()
+        if any(i.filename.lower() in ("xl/workbook.xml", "content.xml") for i in infos):
+            found.files.append(path)          # a workbook named .zip: read as the workbook it is
+            return
+        found.archives.append(path)
         if len(infos) > MAX_MEMBERS:
             found.skipped.append(Skipped(shown, f"压缩包内有 {len(infos)} 个文件，超出上限", f"the archive holds {len(infos)} files (limit {MAX_MEMBERS})"))
             return

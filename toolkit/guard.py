@@ -128,14 +128,9 @@ def drop_previous_outputs(files: list[Path], outputs: Mapping[str, str | None], 
 
 
 def _is_return(path: Path) -> bool:
-    from .package import Rejected
-    from .reader import open_workbook
+    """Whether a file carries a template identity — read in a worker, like every other read."""
+    from .registry import Registry
+    from .runner import check_many
 
-    try:
-        return bool(open_workbook(path).identity.schema_id)
-    except Rejected:
-        return False
-    except BaseException as e:       # a reader's panic: not a readable return
-        if isinstance(e, (KeyboardInterrupt, SystemExit)):
-            raise
-        return False
+    r = check_many([path], Registry(), jobs=1)[0]
+    return bool(r.identity is not None and r.identity.schema_id)

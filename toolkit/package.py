@@ -230,10 +230,10 @@ def _inspect_zip(p: Path, size: int) -> PackageFacts:
         facts.external_links = sum(1 for n in names if n.startswith("xl/externallinks/") and n.endswith(".xml"))
         wb_xml = _read(zf, "xl/workbook.xml", 5_000_000)
         _check_prolog(wb_xml, "xl/workbook.xml")
-        wb_xml = _plain_part(facts, zf, "xl/workbook.xml", wb_xml)
-        m = re.search(rb"<(?:\w+:)?workbookProtection\b([^>]*)>", wb_xml)
-        facts.structure_locked = bool(m and re.search(rb'lockStructure="(1|true)"', m.group(1)))
-        sheets = _sheet_members(zf, wb_xml, names)
+        wb = _parse_small(wb_xml, "xl/workbook.xml")
+        prot = next((el for el in wb.iter() if _local(el.tag) == "workbookProtection"), None)
+        facts.structure_locked = prot is not None and (prot.get("lockStructure") or "").strip() in ("1", "true")
+        sheets = _sheet_members(zf, wb, names)
         facts.identity_sheet_listed = IDENTITY_SHEET in sheets
         if len(sheets) > MAX_SHEETS:
             raise Rejected(f"工作簿有 {len(sheets)} 张工作表，超出上限", f"the workbook has {len(sheets)} sheets (limit {MAX_SHEETS})")
@@ -241,7 +241,7 @@ def _inspect_zip(p: Path, size: int) -> PackageFacts:
             sf = facts.sheets[name] = SheetFacts(member=member)
             if name not in UNSCANNED_SHEETS or name == IDENTITY_SHEET:   # the sheets the reader opens
                 data = _plain_sheet(facts, zf, member, _read(zf, member, MAX_MEMBER_BYTES))
-                _check_sheet_bounds(data, sf, name)
+                _check_sheet_bounds(data, sf, name, plain=True)
                 if name != IDENTITY_SHEET:
                     _scan_sheet_xml(data, sf)
         # a worksheet the sheet list does not lead to may still be found by a parser: bound it too
@@ -275,7 +275,7 @@ _CELL_REF = re.compile(rb' r="([A-Z]{1,3})([0-9]+)"')
 _ROW_REF = re.compile(rb' r="([0-9]+)"')
 
 
-def _check_sheet_bounds(data: bytes, sf: SheetFacts, name: str = "") -> None:
+def _check_sheet_bounds(data: bytes, sf: SheetFacts, name: str = "", plain: bool = False) -> None:
     """Refuse a sheet part with a DOCTYPE, or whose cells span more than python-calamine should allocate."""
     _check_prolog(data, sf.member, "sheet part")
     m = _DIMENSION.search(data, 0, 4096)
@@ -285,7 +285,8 @@ def _check_sheet_bounds(data: bytes, sf: SheetFacts, name: str = "") -> None:
             raise Rejected(f"工作表声明了异常大的区域（{rows} 行 × {cols} 列）", f"a sheet declares an enormous range ({rows} rows × {cols} columns)")
     # The dimension may lie: the reader sizes a sheet from its cells' references. Fast path: every
     # cell and row starts with its reference, none past column Z or row 9999 (every template).
-    if not _WIDE_REF.search(data) and not _NO_REF.search(data):
+    # (a part in the plain spelling — toolkit.sheetxml — has every cell and row starting with its r)
+    if not _WIDE_REF.search(data) and (plain or not _NO_REF.search(data)):
         return
     cells = data.count(b"<c ") + data.count(b"<c>") + data.count(b"<c/>")
     rows_n = data.count(b"<row ") + data.count(b"<row>") + data.count(b"<row/>")
@@ -468,28 +469,43 @@ def _refuse_doctype(zf: zipfile.ZipFile, name: str) -> None:
         raise Rejected("文件中含有 XML 实体声明（可能是恶意文件），已拒绝", f"part {name} declares XML entities (DOCTYPE); refused")
 
 
-def _sheet_members(zf: "_Folded", wb_xml: bytes, names: set[str]) -> dict[str, str]:
+def _sheet_members(zf: "_Folded", wb: ET.Element, names: set[str]) -> dict[str, str]:
+    """Sheet name → its part, read from workbook.xml and its relationships by an XML parser (small
+    parts: any spelling XML allows is read as python-calamine reads it)."""
     rels_name = "xl/_rels/workbook.xml.rels"
     targets: dict[str, str] = {}
     if rels_name in names:
         rels = _read(zf, rels_name, 2_000_000)
         _check_prolog(rels, rels_name)
-        rels = _plain_part(None, zf, rels_name, rels)
-        for m in re.finditer(rb"<(?:\w+:)?Relationship\b([^>]*)/?>", rels):
-            attrs = dict(re.findall(rb'(\w+)="([^"]*)"', m.group(1)))
-            rid, target = attrs.get(b"Id"), attrs.get(b"Target")
+        for el in _parse_small(rels, rels_name).iter():
+            if _local(el.tag) != "Relationship":
+                continue
+            rid, target = el.get("Id"), el.get("Target")
             if rid and target:
-                t = target.decode("utf-8", "replace")
+                t = target.strip()
                 t = t.lstrip("/") if t.startswith("/") else posixpath.normpath(posixpath.join("xl", t))
-                targets[rid.decode()] = t.lower()
+                targets[rid.strip()] = t.lower()
     out: dict[str, str] = {}
-    for m in re.finditer(rb"<(?:\w+:)?sheet\b([^>]*)/?>", wb_xml):
-        attrs = dict(re.findall(rb'([\w:]+)="([^"]*)"', m.group(1)))
-        name = _unescape(attrs.get(b"name", b"").decode("utf-8", "replace"))
-        rid = (attrs.get(b"r:id") or next((v for k, v in attrs.items() if k.endswith(b":id")), b"")).decode()
+    for el in wb.iter():
+        if _local(el.tag) != "sheet":
+            continue
+        name = el.get("name", "")
+        rid = next((v for k, v in el.attrib.items() if k.endswith("}id")), "").strip()
         if rid in targets and targets[rid] in names:
             out[name] = targets[rid]
     return out
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
+
+
+def _parse_small(data: bytes, member: str) -> ET.Element:
+    """A small part (workbook.xml, its relationships) parsed; its prolog was checked for a DOCTYPE."""
+    try:
+        return ET.fromstring(data)
+    except ET.ParseError as e:
+        raise Rejected(f"文件已损坏（部件 {member} 不是格式正确的 XML）", f"the file is damaged ({member} is not well-formed XML: {e})") from None
 
 
 def _custom_properties(xml: bytes) -> dict[str, str]:
@@ -545,12 +561,3 @@ def _plain_sheet(facts: PackageFacts, zf: "_Folded", member: str, data: bytes) -
     data = _rewrite(sheetxml.canonical, data, member)
     facts.rewritten[zf.real(member)] = data
     return data
-
-
-def _plain_part(facts: PackageFacts | None, zf: "_Folded", member: str, data: bytes) -> bytes:
-    """workbook.xml: the sheet list is read from it by regular expressions, so any unusual
-    spelling (single quotes, comments, references) is normalised by a real XML parser first."""
-    if not (b"'" in data or b"<!--" in data or b"&#" in data or b"CDATA" in data or b"\n<sheet" in data
-            or re.search(rb"\s=|=\s", data)):
-        return data
-    return _rewrite(sheetxml.canonical_strings, data, member)

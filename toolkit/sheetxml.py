@@ -26,8 +26,7 @@ _M = "{" + MAIN_NS + "}"
 
 # Anything a common writer never writes, and that the package scan or python-calamine might read
 # differently from LibreOffice, sends a part to the XML parser. Each test is one C-speed scan.
-_ANY_CELL = re.compile(rb'<c[\s>/]')
-_PLAIN_CELL_START = re.compile(rb'<c r="[A-Z]{1,3}[1-9][0-9]{0,6}"[ />]')
+_BAD_CELL_START = re.compile(rb'<c r="(?![A-Z]{1,3}[1-9][0-9]{0,6}"[ />])')
 _ODD_ROW = re.compile(rb'<row(?! r="[1-9])')
 # White space other than one space between attributes, and single quotes (literal searches).
 _ODD_TEXT = (b"\n", b"\t", b"\r", b"  ", b"> ", b" <", b" =", b"= ", b"='")
@@ -47,10 +46,12 @@ def is_plain(data: bytes) -> bool:
     """
     if _odd(data) or data.count(b"<sheetData") != 1 or b"<sheetData>" not in data and b"<sheetData/>" not in data:
         return False
-    body = data[data.find(b">", data.find(b"<", 5 if data.startswith(b"<?") else 0)):]   # after the prolog
-    if any(t in body for t in _ODD_TEXT) or _ODD_ROW.search(data):
+    body = data.find(b">", data.find(b"<", 5 if data.startswith(b"<?") else 0))     # after the prolog
+    if any(data.find(t, body) >= 0 for t in _ODD_TEXT) or _ODD_ROW.search(data):
         return False
-    return len(_ANY_CELL.findall(data)) == len(_PLAIN_CELL_START.findall(data))
+    # no tab, line break or double space is left: a cell start tag is "<c " "<c>" or "<c/>"
+    starts = data.count(b"<c ") + data.count(b"<c>") + data.count(b"<c/>")
+    return starts == data.count(b'<c r="') and _BAD_CELL_START.search(data) is None
 
 
 def _odd(data: bytes) -> bool:
