@@ -45,6 +45,8 @@ class Formats:
         self.bold = wb.add_format({**base, "bold": True})
         self.checks_heading = wb.add_format({**base, **border, "bold": True, "bg_color": HEADING_FILL, "align": "center"})
         self.checks_cell = wb.add_format({**base, **border, "text_wrap": True})
+        self.checks_number = wb.add_format({**base, **border, "align": "center"})
+        self.status_wrap = wb.add_format({**base, "bold": True, "font_color": "#7F4F00", "text_wrap": True})
         self._labels: dict[tuple[int, bool], Any] = {}
         self._values: dict[tuple[str, int, bool, bool], Any] = {}
         self.border = border
