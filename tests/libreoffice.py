@@ -221,6 +221,46 @@ def pdf_page_sizes(pdf: Path) -> list[tuple[float, float]]:
     return sizes
 
 
+def pdf_text(pdf: Path, page: int) -> str:
+    """The text of one page (pdftotext -layout)."""
+    exe = shutil.which("pdftotext")
+    if exe is None:
+        raise LibreOfficeError("pdftotext is not installed (poppler-utils)")
+    return subprocess.run([exe, "-layout", "-f", str(page), "-l", str(page), str(pdf), "-"],
+                          check=True, capture_output=True, text=True, timeout=60).stdout
+
+
+def pdf_text_lines(pdf: Path, page: int) -> list[tuple[float, float, float, float, str]]:
+    """Every text line of one page as LibreOffice drew it: (x0, y0, x1, y1, text) in points, from the
+    word boxes of ``pdftotext -bbox-layout``."""
+    import xml.etree.ElementTree as ET
+    exe = shutil.which("pdftotext")
+    if exe is None:
+        raise LibreOfficeError("pdftotext is not installed (poppler-utils)")
+    html = subprocess.run([exe, "-bbox-layout", "-f", str(page), "-l", str(page), str(pdf), "-"],
+                          check=True, capture_output=True, text=True, timeout=60).stdout
+    root = ET.fromstring(html[html.index("<html"):])     # (without the DOCTYPE line)
+    out = []
+    for el in root.iter():
+        if el.tag.rsplit("}", 1)[-1] == "line":
+            words = [w.text or "" for w in el if w.tag.rsplit("}", 1)[-1] == "word"]
+            out.append((float(el.get("xMin")), float(el.get("yMin")), float(el.get("xMax")), float(el.get("yMax")),
+                        " ".join(words)))
+    return out
+
+
+def overlapping_lines(lines: list[tuple[float, float, float, float, str]], slack: float = 1.0) -> list[tuple[str, str]]:
+    """Pairs of text lines whose boxes overlap by more than ``slack`` points both ways: text drawn over text."""
+    bad = []
+    for i, a in enumerate(lines):
+        for b in lines[i + 1:]:
+            dx = min(a[2], b[2]) - max(a[0], b[0])
+            dy = min(a[3], b[3]) - max(a[1], b[1])
+            if dx > slack and dy > slack:
+                bad.append((a[4], b[4]))
+    return bad
+
+
 def pdf_page_pixels(pdf: Path, page: int = 1, dpi: int = 30, gray: bool = True) -> tuple[int, int, bytes]:
     """One page of a PDF as raw pixels (pdftoppm's PGM or PPM): (width, height, rows of bytes),
     one byte a pixel in grey, three (R, G, B) in colour."""

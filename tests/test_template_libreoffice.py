@@ -30,7 +30,7 @@ from toolkit.layout import (CHECKS_FIRST_ROW, CHECKS_SHEET, IDENTITY_SHEET, NOT_
                             a1, layout_of)
 from toolkit.roster import Agency
 from toolkit.schema import Form, load_form, resolve
-from toolkit.template import TemplateRequest, build_template, identity_for
+from toolkit.template import TemplateRequest, build_template, check_cell_text, identity_for
 
 PASSWORD = "secret"
 AGENCY = Agency("D001", "市发展和改革局", "政府部门", 2)
@@ -157,7 +157,7 @@ def assert_matches_python(form: Form, values: dict[str, Any], snap: Snapshot, mi
     for sl in lay.sheets:
         for (r, c), insts in sl.checks.items():
             fails = [by_id[i.id] for i in insts if by_id[i.id].failed]
-            cell_want = "".join(f"{x.message()}；" for x in fails) if fails else PASS_MARK
+            cell_want = check_cell_text([x.message() for x in fails])
             assert snap.check_cells[(sl.name, a1(r, c))] == cell_want, (sl.name, a1(r, c))
     computed = form.compute({k: v for k, v in values.items() if k not in form.computed})
     assert snap.computed == pytest.approx(computed)

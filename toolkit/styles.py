@@ -28,6 +28,7 @@ class Formats:
         self.base = base
         border = {"border": 1, "border_color": "#808080"}
         self.title = wb.add_format({**base, "bold": True, "font_size": 16, "align": "center"})
+        self.title_left = wb.add_format({**base, "bold": True, "font_size": 16})
         self.period = wb.add_format({**base, "align": "center"})
         self.status = wb.add_format({**base, "bold": True, "font_color": "#7F4F00"})
         self.table_title = wb.add_format({**base, "bold": True, "font_size": 12})

@@ -101,8 +101,7 @@ class Cached:
         return PASS_MARK if r.status == "pass" else NOT_APPLICABLE_MARK if r.status == "n/a" else r.message()
 
     def check_text(self, insts: list[RuleInstance]) -> str:
-        fails = [self.results[i.id] for i in insts if self.results[i.id].failed]
-        return PASS_MARK if not fails else "".join(f"{r.message()}；" for r in fails)
+        return check_cell_text([self.results[i.id].message() for i in insts if self.results[i.id].failed])
 
     @property
     def status(self) -> str:
@@ -113,6 +112,20 @@ class Cached:
         errors = sum(1 for r in self.results.values() if r.failed and r.instance.severity == "error")
         warnings = sum(1 for r in self.results.values() if r.failed and r.instance.severity == "warning")
         return status_line(errors, warnings, missing)
+
+
+MORE_FAILED = "等 {n} 项不符，详见「" + CHECKS_SHEET + "」表"
+
+
+def check_cell_text(messages: Sequence[str]) -> str:
+    """The 审核提示 cell beside a row: ✓, the one failing rule's message, or the first and how many more
+    (the cell stays one message tall; the 审核 sheet lists them all)."""
+    if not messages:
+        return PASS_MARK
+    joined = "".join(f"{m}；" for m in messages)
+    if len(messages) == 1:
+        return joined
+    return joined[:joined.index("；") + 1] + MORE_FAILED.format(n=len(messages))
 
 
 def status_line(errors: int, warnings: int, missing: Sequence[str]) -> str:
@@ -224,10 +237,17 @@ class TemplatePlan:
             passes = [lay.check_pass_ref(i, sl.name) for i in insts]
             results = [lay.check_result_ref(i, sl.name) for i in insts]
             failing = "&".join(f'IF({p},"",{r}&"；")' for p, r in zip(passes, results))
-            plan.checks[(row, col)] = (f'=IF(AND({",".join(passes)}),"{PASS_MARK}",{failing})', insts)
+            if len(insts) == 1:
+                text = failing
+            else:
+                count = "+".join(f"IF({p},0,1)" for p in passes)
+                more = MORE_FAILED.replace("{n}", '"&(' + count + ')&"')
+                text = f'IF(({count})=1,{failing},LEFT({failing},FIND("；",{failing}))&"{more}")'
+            plan.checks[(row, col)] = (f'=IF(AND({",".join(passes)}),"{PASS_MARK}",{text})', insts)
             # room for the longest message of the rules shown here (when several fail, the 审核 sheet lists them all)
             width = sum(sl.widths.get(c, 8.43) for c in range(col, sl.last_col + 1))
-            lines = max(text_lines(render_message(i, WIDE_NUMBER, WIDE_NUMBER) + "；", width / CHECK_FONT_SCALE) for i in insts)
+            more = MORE_FAILED.format(n=len(insts)) if len(insts) > 1 else ""
+            lines = max(text_lines(render_message(i, WIDE_NUMBER, WIDE_NUMBER) + "；" + more, width / CHECK_FONT_SCALE) for i in insts)
             if lines > 1:
                 plan.check_heights[row] = max(sl.heights.get(row, 0.0), row_height(lines))
         plan.status = self.status_formula
@@ -306,6 +326,7 @@ class TemplateRequest:
     template_id: str = ""
     generated_at: str = ""
     values: Mapping[str, Any] | None = None   # figures already filled in (sample returns, tests, benchmarks)
+    contact: str = ""                          # whom agencies ask (填表说明 三、联系方式); the form's own when empty
 
 
 def identity_for(form: Form, req: TemplateRequest) -> Identity:
@@ -333,7 +354,7 @@ def build_template(form: Form, req: TemplateRequest) -> bytes:
     year = req.year or form.period_default
     period_text = f"（{year}{form.period_label}）" if year else ""
     wb.set_properties({"title": form.title, "subject": f"{form.id} {form.version}", "author": "toolkit",
-                       "comments": "由统计报表模板工具生成。请只在白色（浅黄色）格子中填写，不要增删行列或改动表名。"})
+                       "comments": "由统计报表模板工具生成。请只在浅黄色格子中填写，不要增删行列或改动表名。"})
     for k, v in ident.items():
         wb.set_custom_property(PROPERTY_PREFIX + k, v[:PROPERTY_LIMIT], "text")
 
@@ -355,7 +376,7 @@ def build_template(form: Form, req: TemplateRequest) -> bytes:
     for (sl, ws), sp in zip(sheets, plan.sheets):
         _write_fill_sheet(ws, sl, sp, plan, cache, values, fm, period_text, prefill, req.password, status)
     _write_checks_sheet(checks_ws, plan, cache, fm, req.password, status)
-    _write_instructions(instr_ws, form, plan, fm, req.password)
+    _write_instructions(instr_ws, form, plan, fm, req.password, req.contact or form.contact)
     for i, (k, v) in enumerate(ident.items()):
         id_ws.write_string(i, 0, k)
         id_ws.write_string(i, 1, v)
@@ -580,30 +601,56 @@ def _write_checks_sheet(ws: Worksheet, plan: TemplatePlan, cache: Cached, fm: Fo
     _protect(ws, password)
 
 
-def _write_instructions(ws: Worksheet, form: Form, plan: TemplatePlan, fm: Formats, password: str) -> None:
-    ws.set_column(0, 0, 100)
-    lines: list[tuple[str, Any]] = [(f"{form.title} — 填表说明", fm.title), ("", None), ("一、怎样填写", fm.bold)]
+INSTRUCTIONS_WIDTH = 78.0   # one column that LibreOffice does not shrink to the page: it must fit A4 upright as it is
+
+
+def instruction_lines(form: Form, contact: str = "") -> list[tuple[str, str]]:
+    """The 填表说明 sheet as (kind, text): what the template does, then the form's own advice, its rules
+    and whom to ask. What the template does is said here once, from what it is; a form's
+    instructions only add what is particular to it."""
+    has_computed = bool(form.computed)
+    lines: list[tuple[str, str]] = [("title", f"{form.title} — 填表说明"), ("blank", ""), ("heading", "一、怎样填写")]
     general = [
-        "浅黄色格子是填写区，其余格子已锁定；灰色格子为自动计算，不需要填写。",
-        "数字格子只填阿拉伯数字，不要填写“无”、“—”、单位或文字；没有发生的事项请留空。",
+        "浅黄色格子是填写区，其余格子已锁定" + ("；灰色格子为自动计算的合计，不需要填写" if has_computed else "") + "。",
+        "数字格子只填阿拉伯数字，不要填写“无”、“—”、“/”、单位或其他文字；没有发生的事项请留空。",
+        f"表头的{'、'.join(f.label for f in form.header if f.spec.required and not f.prefill)}必须填写。"
+        if any(f.spec.required and not f.prefill for f in form.header) else "",
         "请不要插入或删除行列、修改表名或标签，也不要另存为其他格式；请保存为 .xlsx 后报送。",
-        "各表右侧「审核提示」列和「审核」表会随填写自动检查勾稽关系；报送前请确认没有“✗”错误。",
+        f"各表右侧「{CHECK_HEADING}」列和「{CHECKS_SHEET}」表随填写自动核对下列规则；报送前请确认表头的审核结果没有“✗”。",
     ]
-    for i, text in enumerate([*general, *form.instructions], 1):
-        lines.append((f"{i}. {text}", fm.wrap))
-    lines += [("", None), ("二、审核规则", fm.bold)]
+    items = [t for t in [*general, *form.instructions] if t]
+    lines += [("item", f"{i}. {text}") for i, text in enumerate(items, 1)]
+    lines += [("blank", ""), ("heading", "二、审核规则")]
     for r in form.rules:
-        each = {"column": "（每一列分别检查）", "row": "（每一行分别检查）"}.get(r.each or "", "")
         text = r.explain or message_template_rule(r)
-        lines.append((f"【{SEVERITY_ZH[r.severity]}】{r.id}：{text}{each}", fm.wrap))
-    if form.contact:
-        lines += [("", None), ("三、联系方式", fm.bold), (form.contact, fm.wrap)]
-    lines += [("", None), (f"模板：{form.id} 版本 {form.version}", fm.note)]
-    for i, (text, fmt) in enumerate(lines):
-        if text:
-            ws.write_string(i, 0, text, fmt)
+        each = {"column": "（每一列分别检查）", "row": "（每一行分别检查）"}.get(r.each or "", "")
+        if each and ("每一列" in text or "每一行" in text):
+            each = ""
+        lines.append(("item", f"【{SEVERITY_ZH[r.severity]}】{text}{each}"))
+    if contact:
+        lines += [("blank", ""), ("heading", "三、联系方式"), ("item", contact)]
+    lines += [("blank", ""), ("note", f"表单版本 {form.version}")]
+    return lines
+
+
+def _write_instructions(ws: Worksheet, form: Form, plan: TemplatePlan, fm: Formats, password: str, contact: str = "") -> None:
+    ws.set_column(0, 0, INSTRUCTIONS_WIDTH)
+    styles = {"title": fm.title_left, "heading": fm.bold, "item": fm.wrap, "note": fm.note}
+    for i, (kind, text) in enumerate(instruction_lines(form, contact)):
+        if not text:
+            continue
+        if kind == "item":
+            lines = text_lines(text, INSTRUCTIONS_WIDTH)
+            if lines > 1:
+                ws.set_row(i, row_height(lines))
+        elif kind == "title":
+            ws.set_row(i, 24)
+        ws.write_string(i, 0, text, styles[kind])
     ws.set_paper(9)
+    ws.set_portrait()
     ws.fit_to_pages(1, 0)
+    ws.set_margins(left=0.6, right=0.6, top=0.7, bottom=0.7)
+    ws.hide_gridlines(2)
     _protect(ws, password)
 
 
@@ -633,7 +680,7 @@ def template_file_names(agencies: Sequence[Agency], form: Form) -> list[str]:
 
 def generate_templates(form: Form, out_dir: str | Path, agencies: Sequence[Agency] | None = None,
                        year: int | None = None, password: str | None = None, jobs: int = 1,
-                       progress: Any = None) -> tuple[list[ManifestRow], str]:
+                       progress: Any = None, contact: str = "") -> tuple[list[ManifestRow], str]:
     """Write one template per agency (or one blank template) and a manifest; returns rows and password."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -641,10 +688,10 @@ def generate_templates(form: Form, out_dir: str | Path, agencies: Sequence[Agenc
     stamp = dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
     if agencies:
         names = template_file_names(agencies, form)
-        requests = [TemplateRequest(agency=a, year=year, password=pw, generated_at=stamp) for a in agencies]
+        requests = [TemplateRequest(agency=a, year=year, password=pw, generated_at=stamp, contact=contact) for a in agencies]
     else:
         names = [safe_stem(f"{form.id}_{year or form.period_default or ''}_blank") + ".xlsx"]
-        requests = [TemplateRequest(agency=None, year=year, password=pw, generated_at=stamp)]
+        requests = [TemplateRequest(agency=None, year=year, password=pw, generated_at=stamp, contact=contact)]
     rows: list[ManifestRow] = []
     work = list(zip(names, requests))
     if jobs > 1 and len(work) > 50:
@@ -673,7 +720,7 @@ def _write_many(document: dict, source: str, out: str, chunk: list[tuple[str, Te
 
 def _write_one(form: Form, out: Path, name: str, req: TemplateRequest) -> ManifestRow:
     req = TemplateRequest(agency=req.agency, year=req.year, password=req.password,
-                          template_id=req.template_id or uuid.uuid4().hex, generated_at=req.generated_at)
+                          template_id=req.template_id or uuid.uuid4().hex, generated_at=req.generated_at, contact=req.contact)
     data = build_template(form, req)
     write_atomic(out / name, data)
     a = req.agency
