@@ -136,7 +136,7 @@ def _print_setup(ws: Any, width: float, heading: str, fit: bool = True, landscap
         ws.fit_to_pages(1, 0)
     elif scale:
         ws.set_print_scale(scale)
-    ws.set_margins(left=0.4, right=0.4, top=0.75, bottom=0.6)
+    ws.set_margins(left=0.5, right=0.5, top=0.75, bottom=0.6)
     ws.set_header("&C&9" + heading.replace("&", "&&"), {"margin": 0.3})
     ws.set_footer("&C&9第 &P 页，共 &N 页", {"margin": 0.3})
     if repeat_rows:
