@@ -36,6 +36,7 @@ class Formats:
         self.corner = wb.add_format({**base, **border, "align": "left", "text_wrap": True, "bg_color": HEADING_FILL, "font_size": 9})
         self.unit = wb.add_format({**base, **border, "align": "center"})
         self.note = wb.add_format({**base, "italic": True, "font_size": 9, "text_wrap": True})
+        self.note_line = wb.add_format({**base, "italic": True, "font_size": 9})
         self.blocked = wb.add_format({**base, **border, "bg_color": COMPUTED_FILL})
         self.field_label = wb.add_format({**base, **border, "bold": True, "bg_color": HEADING_FILL})
         self.check = wb.add_format({**base, **border, "text_wrap": True, "font_color": "#006100", "font_size": 9, "indent": 1})

@@ -123,7 +123,7 @@ def _heading_text(c: Consolidation, what: str) -> str:
 
 def _print_setup(ws: Any, width: float, heading: str, fit: bool = True, landscape: bool | None = None,
                  repeat_rows: tuple[int, int] | None = None, repeat_cols: tuple[int, int] | None = None,
-                 scale: int | None = None) -> None:
+                 scale: int | None = None, side_margin: float = 0.5) -> None:
     """A4, landscape when the columns are wide, fitted to the page width; title and page numbers on every page."""
     ws.set_paper(9)
     if landscape is None:
@@ -136,7 +136,7 @@ def _print_setup(ws: Any, width: float, heading: str, fit: bool = True, landscap
         ws.fit_to_pages(1, 0)
     elif scale:
         ws.set_print_scale(scale)
-    ws.set_margins(left=0.5, right=0.5, top=0.75, bottom=0.6)
+    ws.set_margins(left=side_margin, right=side_margin, top=0.75, bottom=0.6)
     ws.set_header("&C&9" + heading.replace("&", "&&"), {"margin": 0.3})
     ws.set_footer("&C&9第 &P 页，共 &N 页", {"margin": 0.3})
     if repeat_rows:
@@ -355,7 +355,7 @@ def _write_detail(ws: Any, c: Consolidation, fm: Formats, fields: list[tuple[str
     # columns A:B repeat on every printed page, so only a short name sits there; the long lines start at C
     ws.write_string(0, 0, DETAIL_SHEET, fm.table_title)
     ws.write_string(0, 2, _heading_text(c, "各单位明细"), fm.table_title)
-    ws.write_string(1, 2, "“计入汇总”为“是”的行相加即汇总表的数字；表末为各分组小计和合计。", fm.note)
+    ws.write_string(1, 2, "“计入汇总”为“是”的行相加即汇总表的数字；表末为各分组小计和合计。", fm.note_line)
     ws.set_row(DETAIL_CODES, None, None, {"hidden": True})
     lower_lines = max([_lines(h, widths[j]) for j, h in enumerate(FIXED_COLUMNS)]
                       + [_lines(lower, widths[ind_col[code]]) for (code, _), (_, lower) in zip(inds, headings)])
@@ -428,7 +428,7 @@ def _write_detail(ws: Any, c: Consolidation, fm: Formats, fields: list[tuple[str
         ws.write_formula(row, ind_col[code], f'=SUMIFS({col}${DETAIL_FIRST + 1}:{col}${last + 1},{used_rng},"是")', bold_num, c.totals.get(code, 0.0))
     # printed: upright when the agencies fit one page down, the names and headings on every page
     _print_setup(ws, sum(widths), _heading_text(c, "各单位明细"), fit=False, landscape=row > DETAIL_PORTRAIT_ROWS,
-                 repeat_rows=(DETAIL_CODES, DETAIL_HEAD), repeat_cols=(0, 1), scale=DETAIL_SCALE)
+                 repeat_rows=(DETAIL_CODES, DETAIL_HEAD), repeat_cols=(0, 1), scale=DETAIL_SCALE, side_margin=0.3)
     ws.print_across()
 
 
