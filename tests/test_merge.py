@@ -678,3 +678,41 @@ def test_write_replaces_previous_summary(tmp_path, small):
     write_summary(small, target)
     assert openpyxl.load_workbook(target).sheetnames[-1] == "来源"
     assert os.listdir(tmp_path) == ["汇总.xlsx"]
+
+
+# ---------------------------------------------------------------------------- the CSV in either language
+
+def csv_rows(path: Path) -> list[list[str]]:
+    import csv
+    import io
+    raw = path.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")                    # UTF-8 with BOM: Excel opens the Chinese
+    return list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
+
+
+@pytest.mark.parametrize("lang,codes", [("zh", False), ("en", False), ("zh", True), ("en", True)])
+def test_csv_headings_and_statuses_in_the_chosen_language(sample, tmp_path, lang, codes):
+    from toolkit.export import write_csv
+    form = form_of(sample.form_id)
+    path = tmp_path / "d.csv"
+    write_csv(sample.c, path, lang=lang, codes=codes)
+    rows = csv_rows(path)
+    head, body, total = rows[0], rows[1:-1], rows[-1]
+    numeric = numeric_codes(form)
+    want_head = {("zh", False): ["单位代码", "单位名称", "分组", "状态", "计入汇总", "文件"],
+                 ("en", False): ["agency code", "agency name", "group", "status", "counted", "file"]}.get(
+        (lang, codes), ["agency_code", "agency_name", "group", "status", "used", "file"])
+    assert head[:6] == want_head
+    assert head[6:] == (numeric if codes else [form.indicators[c].label for c in numeric])
+    assert total[0] == ("TOTAL" if codes else "合计" if lang == "zh" else "total")
+    by_file = {r[5]: r for r in body}
+    assert len(by_file) == len(sample.files)
+    english = {"valid": "valid", "warnings": "valid (with warnings)", "invalid": "has errors", "rejected": "rejected",
+               "duplicate": "sent twice (not used)", "unknown": "not on the roster"}
+    for name, st in sample.exp.status.items():
+        r = by_file[name]
+        assert r[3] == (st if codes else LABEL[st] if lang == "zh" else english[st]), (name, r[3])
+        used = sample.exp.used[name]
+        assert r[4] == (("yes" if used else "no") if codes or lang == "en" else ("是" if used else "否"))
+    if not codes and lang == "en":
+        assert not any("\u4e00" <= ch <= "\u9fff" for ch in "".join(head[:6]) + "".join(r[3] for r in body))
