@@ -463,3 +463,20 @@ def test_good_roster_on_the_command_line(tmp_path, roster_path, agencies):
     assert pw and all(r["password"] == pw for r in rows)  # one generated password, written down
     wb = openpyxl.load_workbook(out / rows[0]["file"])
     assert wb.worksheets[0].protection.password == hash_password(pw)
+
+
+def test_status_line_asks_for_required_fields_until_they_are_filled(forms):
+    """What a spreadsheet shows before recalculating (the cached status) follows the same rule as the formula."""
+    from toolkit.layout import CHECKS_SHEET as checks
+    form = forms["gov-info-disclosure-2021"]
+    blank = openpyxl.load_workbook(io.BytesIO(build_template(form, TemplateRequest(password=""))), data_only=True)
+    status = blank[checks]["A2"].value
+    assert "全部通过" not in status
+    assert status == "审核结果：✗ 请填写：填报单位（盖章）、填报人、联系电话、填报日期"
+    filled = openpyxl.load_workbook(io.BytesIO(build_template(form, TemplateRequest(
+        agency=Agency("D001", "市发展和改革局", "政府部门"), password="",
+        values={"filler": "张伟", "phone": "0574-62345678", "fill_date": dt.date(2024, 1, 5)}))), data_only=True)
+    assert filled[checks]["A2"].value == "审核结果：✓ 全部通过"
+    formula = openpyxl.load_workbook(io.BytesIO(build_template(form, TemplateRequest(password=""))))[checks]["A2"].value
+    for label in ("填报人", "联系电话", "填报日期"):
+        assert label in formula

@@ -116,3 +116,13 @@ def test_instructions_fit_one_page_and_say_each_thing_once(printed, which):
     for topic in ("插入", "留空", "保留2位小数", "联系电话见"):
         assert printed_text.count(topic) <= 1, topic
     assert len(set(items)) == len(items)
+
+
+def test_render_checks_and_summary_pictures(lo, tmp_path):
+    """The README's pictures of the 审核 sheet and of printed summary pages render (python tests/libreoffice.py)."""
+    from test_template_libreoffice import png_size
+    paths = [libreoffice.render_checks_picture(tmp_path, lo=lo), *libreoffice.render_summary_print_pictures(tmp_path, lo=lo)]
+    assert [p.name for p in paths] == ["checks-2021.png", "summary-2021-detail.png", "summary-2021-issues.png"]
+    for p in paths:
+        w, h = png_size(p)
+        assert min(w, h) > 500, (p.name, w, h)
