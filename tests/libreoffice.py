@@ -221,6 +221,46 @@ def pdf_page_sizes(pdf: Path) -> list[tuple[float, float]]:
     return sizes
 
 
+def pdf_text(pdf: Path, page: int) -> str:
+    """The text of one page (pdftotext -layout)."""
+    exe = shutil.which("pdftotext")
+    if exe is None:
+        raise LibreOfficeError("pdftotext is not installed (poppler-utils)")
+    return subprocess.run([exe, "-layout", "-f", str(page), "-l", str(page), str(pdf), "-"],
+                          check=True, capture_output=True, text=True, timeout=60).stdout
+
+
+def pdf_text_lines(pdf: Path, page: int) -> list[tuple[float, float, float, float, str]]:
+    """Every text line of one page as LibreOffice drew it: (x0, y0, x1, y1, text) in points, from the
+    word boxes of ``pdftotext -bbox-layout``."""
+    import xml.etree.ElementTree as ET
+    exe = shutil.which("pdftotext")
+    if exe is None:
+        raise LibreOfficeError("pdftotext is not installed (poppler-utils)")
+    html = subprocess.run([exe, "-bbox-layout", "-f", str(page), "-l", str(page), str(pdf), "-"],
+                          check=True, capture_output=True, text=True, timeout=60).stdout
+    root = ET.fromstring(html[html.index("<html"):])     # (without the DOCTYPE line)
+    out = []
+    for el in root.iter():
+        if el.tag.rsplit("}", 1)[-1] == "line":
+            words = [w.text or "" for w in el if w.tag.rsplit("}", 1)[-1] == "word"]
+            out.append((float(el.get("xMin")), float(el.get("yMin")), float(el.get("xMax")), float(el.get("yMax")),
+                        " ".join(words)))
+    return out
+
+
+def overlapping_lines(lines: list[tuple[float, float, float, float, str]], slack: float = 1.0) -> list[tuple[str, str]]:
+    """Pairs of text lines whose boxes overlap by more than ``slack`` points both ways: text drawn over text."""
+    bad = []
+    for i, a in enumerate(lines):
+        for b in lines[i + 1:]:
+            dx = min(a[2], b[2]) - max(a[0], b[0])
+            dy = min(a[3], b[3]) - max(a[1], b[1])
+            if dx > slack and dy > slack:
+                bad.append((a[4], b[4]))
+    return bad
+
+
 def pdf_page_pixels(pdf: Path, page: int = 1, dpi: int = 30, gray: bool = True) -> tuple[int, int, bytes]:
     """One page of a PDF as raw pixels (pdftoppm's PGM or PPM): (width, height, rows of bytes),
     one byte a pixel in grey, three (R, G, B) in colour."""
@@ -354,9 +394,70 @@ def render_summary_picture(out_dir: str | Path | None = None, lo: LibreOffice | 
             lo.close()
 
 
+# Figures that break rules of Form B in a filled template: three columns of section 三 do not balance.
+CHECKS_PICTURE_BREAK = {"B3_new.np": 150, "B3_carry.biz": 4, "B3_next.law": 2, "B4.rv_keep": 3}
+
+
+def render_checks_picture(out_dir: str | Path | None = None, lo: LibreOffice | None = None, dpi: int = 90,
+                          roster: str | Path = SAMPLE_ROSTER) -> Path:
+    """The first printed page of the 审核 sheet of a Form B template filled in with figures that break
+    some rules (a sample agency's return, changed) as checks-2021.png."""
+    import random
+    from toolkit.roster import read_roster
+    from toolkit.schema import load_form, resolve
+    from toolkit.template import TemplateRequest, build_template
+    sys.path.insert(0, str(REPO / "workbooks"))
+    import make_samples  # the sample figures of the bundled returns
+
+    out = Path(out_dir) if out_dir else REPO / "docs" / "images"
+    out.mkdir(parents=True, exist_ok=True)
+    form = load_form(resolve("gov-info-disclosure-2021"))
+    agency = read_roster(roster)[0]
+    values = {**make_samples.figures_2021(random.Random("checks-picture"), agency.group), **CHECKS_PICTURE_BREAK,
+              "filler": "张伟", "phone": "0574-62345678", "fill_date": __import__("datetime").date(2024, 1, 15)}
+    own = lo is None
+    lo = lo or LibreOffice()
+    try:
+        with tempfile.TemporaryDirectory(prefix="toolkit-pictures-") as tmp:
+            xlsx = Path(tmp) / "checks.xlsx"
+            xlsx.write_bytes(build_template(form, TemplateRequest(agency=agency, password="", values=values)))
+            pdf = Path(tmp) / "checks.pdf"
+            lo.run([{"op": "open", "path": str(xlsx)}, {"op": "calc"}, {"op": "pdf", "path": str(pdf), "sheet": "审核"},
+                    {"op": "close"}])
+            return pdf_page_png(pdf, out / "checks-2021.png", 1, dpi)
+    finally:
+        if own:
+            lo.close()
+
+
+def render_summary_print_pictures(out_dir: str | Path | None = None, lo: LibreOffice | None = None, dpi: int = 90,
+                                  summary: str | Path | None = None) -> list[Path]:
+    """Printed pages of the sample summary: a 明细 page of figures (names repeated on it) as
+    summary-2021-detail.png, and the first page of 问题清单 as summary-2021-issues.png."""
+    out = Path(out_dir) if out_dir else REPO / "docs" / "images"
+    out.mkdir(parents=True, exist_ok=True)
+    own = lo is None
+    lo = lo or LibreOffice()
+    try:
+        with tempfile.TemporaryDirectory(prefix="toolkit-pictures-") as tmp:
+            xlsx = Path(summary) if summary else sample_summary(Path(tmp) / "summary-2021.xlsx")
+            pdf = Path(tmp) / "summary.pdf"
+            res = lo.run([{"op": "open", "path": str(xlsx)}, {"op": "calc"}, {"op": "pdf", "path": str(pdf)}, {"op": "close"}])
+            first, starts = 1, {}
+            for sheet, n in res[2]["pages"].items():
+                starts[sheet] = first
+                first += n
+            return [pdf_page_png(pdf, out / "summary-2021-detail.png", starts["明细"] + 3, dpi),
+                    pdf_page_png(pdf, out / "summary-2021-issues.png", starts["问题清单"], dpi)]
+    finally:
+        if own:
+            lo.close()
+
+
 if __name__ == "__main__":
     sys.path.insert(0, str(REPO))
     with LibreOffice() as office:
         target = sys.argv[1] if len(sys.argv) > 1 else None
-        for p in [*render_pictures(target, lo=office), render_summary_picture(target, lo=office)]:
+        for p in [*render_pictures(target, lo=office), render_summary_picture(target, lo=office),
+                  render_checks_picture(target, lo=office), *render_summary_print_pictures(target, lo=office)]:
             print(p)

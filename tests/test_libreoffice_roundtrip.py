@@ -414,10 +414,10 @@ def test_reopened_file_colours_the_cells_of_a_failing_rule(trip, fmt):
     counts = {}
     for state in ("filled", "broken"):
         pdf = trip.reopened[(state, fmt)].pdf
-        _, _, pixels = libreoffice.pdf_page_pixels(pdf, 1, dpi=24, gray=False)
+        _, _, pixels = libreoffice.pdf_page_pixels(pdf, 1, dpi=36, gray=False)
         counts[state] = {colour: libreoffice.count_colour(pixels, colour) for colour in (ERROR_FILL, WARNING_FILL)}
     assert counts["filled"] == {ERROR_FILL: 0, WARNING_FILL: 0}, \
-        f"a consistent {fmt} file shows error/warning fills (pixels at 24 dpi): {counts['filled']}"
+        f"a consistent {fmt} file shows error/warning fills (pixels at 36 dpi): {counts['filled']}"
     other = WARNING_FILL if fill == ERROR_FILL else ERROR_FILL
     assert counts["broken"][fill] > 100 and counts["broken"][other] == 0, counts
 

@@ -31,7 +31,8 @@ from toolkit.registry import Registry
 from toolkit.roster import Agency, read_roster
 from toolkit.samples import as_inputs, header_values, random_figures
 from toolkit.schema import Form, load_form, resolve
-from toolkit.summary import summary_sheet_name, write_summary
+from toolkit.summary import (DETAIL_CODES, period_text, DETAIL_FIRST, DETAIL_GROUP, DETAIL_HEAD, FIXED_COLUMNS, summary_sheet_name,
+                             write_summary)
 from toolkit.template import TemplateRequest, build_template
 from toolkit.validate import Result, check_file
 
@@ -44,7 +45,7 @@ SAMPLES = {FORM_B: REPO / "workbooks" / "returns-2021", FORM_A: REPO / "workbook
 # the office's words for each status, as the summary shows them
 LABEL = {"valid": "通过", "warnings": "通过（有提示）", "invalid": "有错误", "rejected": "拒收",
          "missing": "未报送", "duplicate": "重复报送（未采用）", "unknown": "不在名单"}
-DETAIL_FIRST_ROW = 4          # 1-based: title, blank, heading, then one row per workbook
+DETAIL_FIRST_ROW = DETAIL_FIRST + 1   # 1-based: title, note, codes, two heading rows, then one row per workbook
 STAMP = "2024-01-05T09:00:00+00:00"
 
 
@@ -201,9 +202,9 @@ def text(v: Any) -> str:
 
 
 def detail_columns(ws: Any) -> dict[str, int]:
-    """明细's indicator columns (0-based) from its heading row: 'CODE\\nlabel'."""
-    head = next(ws.iter_rows(min_row=DETAIL_FIRST_ROW - 1, max_row=DETAIL_FIRST_ROW - 1, values_only=True))
-    return {str(h).split("\n")[0]: j for j, h in enumerate(head) if h and "\n" in str(h)}
+    """明细's indicator columns (0-based) from its (hidden) row of codes."""
+    head = next(ws.iter_rows(min_row=DETAIL_CODES + 1, max_row=DETAIL_CODES + 1, values_only=True))
+    return {str(h): j for j, h in enumerate(head) if h and j >= len(FIXED_COLUMNS) and str(h)[:1].isupper()}   # header fields: lower-case codes
 
 
 # ---------------------------------------------------------------------------- the bundled samples
@@ -287,7 +288,7 @@ def test_every_total_cell(sample):
     scope = sample.values[summary_sheet_name(lay.sheets[0].name)].cell(lay.sheets[0].period_row + 1, 1).value
     left_out = len(sample.c.submissions) - len(sample.c.used)
     assert left_out > 0
-    assert scope == (f"汇总 {len(sample.c.used)} 个单位（名单共 54 个，未报送 {len(sample.exp.missing)} 个，"
+    assert scope == (f"{period_text(sample.c)}　汇总 {len(sample.c.used)} 个单位（名单共 54 个，未报送 {len(sample.exp.missing)} 个，"
                      f"另有 {left_out} 份报表未计入，见「报送情况」）")
 
 
@@ -299,8 +300,15 @@ def test_detail_rows(sample):
     rows = sheet_rows(ws, DETAIL_FIRST_ROW)
     assert len(rows) == len(sample.files)                     # one row per workbook received
     assert sorted(r[5] for r in rows) == sorted(p.name for p in sample.files)
-    heading = next(ws.iter_rows(min_row=DETAIL_FIRST_ROW - 1, max_row=DETAIL_FIRST_ROW - 1, values_only=True))
-    date_col = heading.index(next(f.label for f in form.header if f.spec.type == "date"))
+    codes = next(ws.iter_rows(min_row=DETAIL_CODES + 1, max_row=DETAIL_CODES + 1, values_only=True))
+    date_col = codes.index(next(f.code for f in form.header if f.spec.type == "date"))
+    # people read Chinese headings: the form's row above, its column (or the row) below; codes stay hidden
+    upper = next(ws.iter_rows(min_row=DETAIL_GROUP + 1, max_row=DETAIL_GROUP + 1, values_only=True))
+    lower = next(ws.iter_rows(min_row=DETAIL_HEAD + 1, max_row=DETAIL_HEAD + 1, values_only=True))
+    assert upper[1] == "单位名称" and upper[date_col] == next(f.label for f in form.header if f.spec.type == "date")
+    for code, j in cols.items():
+        assert lower[j] and not any(ch.isascii() and ch.isalpha() for ch in str(lower[j])), (code, lower[j])
+    assert sample.values["明细"].row_dimensions[DETAIL_CODES + 1].hidden
     for row in rows:
         name = row[5]
         rd = sample.exp.reads[name]
@@ -368,8 +376,20 @@ def test_status_sheet(sample):
 
 def test_issue_list(sample):
     ws = sample.values["问题清单"]
-    assert next(ws.iter_rows(min_row=2, max_row=2, values_only=True))[:7] == ("单位代码", "单位名称", "文件", "位置", "级别", "说明", "规则")
-    got = Counter((r[0], r[2], text(r[3]), r[4], r[5], text(r[6])) for r in sheet_rows(ws, 3))
+    assert next(ws.iter_rows(min_row=2, max_row=2, values_only=True))[:9] == ("单位代码", "单位名称", "填报人", "联系电话", "位置", "级别",
+                                                                             "说明", "文件", "规则")
+    rows = sheet_rows(ws, 3)
+    got = Counter((r[0], r[7], text(r[4]), r[5], r[6], text(r[8])) for r in rows)
+    # a call list: who filled in the return and their telephone, beside each of its problems
+    lay = layout_of(form_of(sample.form_id))
+    for r in rows:
+        rd = sample.exp.reads[r[7]]
+        if rd.result.status != "rejected":
+            wb = openpyxl.load_workbook(rd.path, read_only=False)
+            typed = tuple(text(wb[lay.field_cells[f].sheet].cell(lay.field_cells[f].row + 1, lay.field_cells[f].col + 1).value)
+                          for f in ("filler", "phone"))
+            assert (text(r[2]), text(r[3])) == typed, r
+    assert any(r[3] for r in rows)
     want: Counter = Counter()
     for name, rd in sample.exp.reads.items():
         r = rd.result
@@ -519,7 +539,7 @@ def test_without_roster_blank_templates_are_listed(tmp_path):
     assert len(sheet_rows(wb["明细"], DETAIL_FIRST_ROW)) == 3
     sl = layout_of(form).sheets[0]
     scope = wb[summary_sheet_name(sl.name)].cell(sl.period_row + 1, 1).value
-    assert scope == "汇总 3 个单位"
+    assert scope == f"{period_text(c)}　汇总 3 个单位" and period_text(c) == f"{form.period_default}年度"
 
 
 def test_blank_template_with_roster_is_not_on_it(tmp_path):
@@ -622,7 +642,7 @@ def test_failed_write_keeps_previous_summary(tmp_path, monkeypatch, small):
     target = out / "汇总.xlsx"
     target.write_bytes(PREVIOUS)
 
-    def half_then_fail(c, path):
+    def half_then_fail(c, path, *options):
         Path(path).write_bytes(b"PK\x03\x04 half a workbook")
         raise OSError(28, "No space left on device")
 
@@ -660,3 +680,41 @@ def test_write_replaces_previous_summary(tmp_path, small):
     write_summary(small, target)
     assert openpyxl.load_workbook(target).sheetnames[-1] == "来源"
     assert os.listdir(tmp_path) == ["汇总.xlsx"]
+
+
+# ---------------------------------------------------------------------------- the CSV in either language
+
+def csv_rows(path: Path) -> list[list[str]]:
+    import csv
+    import io
+    raw = path.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")                    # UTF-8 with BOM: Excel opens the Chinese
+    return list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
+
+
+@pytest.mark.parametrize("lang,codes", [("zh", False), ("en", False), ("zh", True), ("en", True)])
+def test_csv_headings_and_statuses_in_the_chosen_language(sample, tmp_path, lang, codes):
+    from toolkit.export import write_csv
+    form = form_of(sample.form_id)
+    path = tmp_path / "d.csv"
+    write_csv(sample.c, path, lang=lang, codes=codes)
+    rows = csv_rows(path)
+    head, body, total = rows[0], rows[1:-1], rows[-1]
+    numeric = numeric_codes(form)
+    want_head = {("zh", False): ["单位代码", "单位名称", "分组", "状态", "计入汇总", "文件"],
+                 ("en", False): ["agency code", "agency name", "group", "status", "counted", "file"]}.get(
+        (lang, codes), ["agency_code", "agency_name", "group", "status", "used", "file"])
+    assert head[:6] == want_head
+    assert head[6:] == (numeric if codes else [form.indicators[c].label for c in numeric])
+    assert total[0] == ("TOTAL" if codes else "合计" if lang == "zh" else "total")
+    by_file = {r[5]: r for r in body}
+    assert len(by_file) == len(sample.files)
+    english = {"valid": "valid", "warnings": "valid (with warnings)", "invalid": "has errors", "rejected": "rejected",
+               "duplicate": "sent twice (not used)", "unknown": "not on the roster"}
+    for name, st in sample.exp.status.items():
+        r = by_file[name]
+        assert r[3] == (st if codes else LABEL[st] if lang == "zh" else english[st]), (name, r[3])
+        used = sample.exp.used[name]
+        assert r[4] == (("yes" if used else "no") if codes or lang == "en" else ("是" if used else "否"))
+    if not codes and lang == "en":
+        assert not any("\u4e00" <= ch <= "\u9fff" for ch in "".join(head[:6]) + "".join(r[3] for r in body))

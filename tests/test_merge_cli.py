@@ -18,7 +18,7 @@ import openpyxl
 import pytest
 from click.testing import CliRunner
 
-from test_merge import (AGENCIES, DETAIL_FIRST_ROW, FORM_A, FORM_B, PREVIOUS, ROSTER, SAMPLES, close, expected,
+from test_merge import (AGENCIES, LABEL, DETAIL_FIRST_ROW, FORM_A, FORM_B, PREVIOUS, ROSTER, SAMPLES, close, expected,
                         form_of, is_number, make_return, numeric_codes, sheet_rows)
 from toolkit.cli import main
 from toolkit.layout import layout_of
@@ -104,17 +104,18 @@ def test_json_and_csv_carry_the_totals_and_detail(merged):
 
     rows = read_csv(out / "detail.csv")
     head, body, total = rows[0], rows[1:-1], rows[-1]
-    assert head[:6] == ["agency_code", "agency_name", "group", "status", "used", "file"]
-    codes = head[6:]
-    assert codes == numeric_codes(form)
-    assert total[0] == "TOTAL"
+    # people read it: Chinese headings, the indicators by their labels, statuses as the summary says them
+    assert head[:6] == ["单位代码", "单位名称", "分组", "状态", "计入汇总", "文件"]
+    assert head[6:] == [form.indicators[code].label for code in numeric_codes(form)]
+    codes = numeric_codes(form)
+    assert total[0] == "合计"
     for code, v in zip(codes, total[6:]):
         assert close(number(v), data["totals"][code]), code
     assert len(body) == len(data["agencies"])
     by_file = {r[5]: r for r in body}
     for name, a in agencies.items():
         r = by_file[name]
-        assert r[:5] == [a["code"], a["name"], a["group"], a["status"], "yes" if a["used"] else "no"]
+        assert r[:5] == [a["code"], a["name"], a["group"], LABEL[a["status"]], "是" if a["used"] else "否"]
         for code, v in zip(codes, r[6:]):
             want = a["values"].get(code)
             assert close(number(v), float(want) if want is not None else None), (name, code)

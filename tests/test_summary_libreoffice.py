@@ -11,7 +11,9 @@ soffice or the Python-UNO bridge is absent.
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
+from typing import Any
 
 import openpyxl
 import pytest
@@ -87,5 +89,113 @@ def test_group_subtotals_with_awkward_group_names(lo, tmp_path):
     write_summary(c, path)
     cached = formula_cells(path)
     assert len(cached["明细"]) == (len(groups) + 1) * len(numeric_codes(form))     # subtotals + grand total
+    wrong = recalculated_differences(lo, path, cached)
+    assert not wrong, wrong[:10]
+
+
+# ---------------------------------------------------------------------------- printed
+
+def pdf_page_text(pdf: Path, page: int) -> str:
+    return subprocess.run(["pdftotext", "-layout", "-f", str(page), "-l", str(page), str(pdf), "-"],
+                          check=True, capture_output=True, text=True, timeout=60).stdout
+
+
+@pytest.fixture(scope="module")
+def printed_sample(lo, tmp_path_factory) -> tuple[Path, dict[str, tuple[int, int]], Any]:
+    """The bundled sample's summary printed to PDF by LibreOffice: (pdf, sheet → first and last page, consolidation)."""
+    tmp = tmp_path_factory.mktemp("printed")
+    c = merge([str(libreoffice.SAMPLE_RETURNS)], roster=read_roster(libreoffice.SAMPLE_ROSTER), jobs=1)
+    xlsx = tmp / "summary.xlsx"
+    write_summary(c, xlsx)
+    pdf = tmp / "summary.pdf"
+    results = lo.run([{"op": "open", "path": str(xlsx)}, {"op": "calc"}, {"op": "pdf", "path": str(pdf)}, {"op": "close"}])
+    counts = results[2]["pages"]
+    ranges, first = {}, 1
+    for sheet, n in counts.items():
+        ranges[sheet] = (first, first + n - 1)
+        first += n
+    return pdf, ranges, c
+
+
+def test_sample_summary_prints_in_at_most_30_pages(printed_sample):
+    pdf, ranges, c = printed_sample
+    sizes = libreoffice.pdf_page_sizes(pdf)
+    assert len(sizes) <= 30, ranges
+    assert all(sorted((round(w), round(h))) == [595, 842] for w, h in sizes)        # A4 throughout
+    # every sheet prints: the 汇总 sheets one page each, the lists fitted to the page width
+    for sheet, (a, b) in ranges.items():
+        assert b >= a, sheet
+        if sheet.startswith("汇总·"):
+            assert a == b, (sheet, ranges[sheet])
+
+
+def test_every_detail_page_carries_agency_names_and_headings(printed_sample):
+    pdf, ranges, c = printed_sample
+    a, b = ranges["明细"]
+    assert b - a >= 2                         # the indicators run over several pages across
+    names = [s.name for s in c.submissions]
+    for page in range(a, b + 1):
+        text = pdf_page_text(pdf, page)
+        assert "单位名称" in text, page
+        shown = [n for n in names if n in text]
+        assert len(shown) >= len(set(names)) - 1, (page, set(names) - set(shown))
+        assert "明细" in text and c.form.title in text, page         # title and period in the page header
+        assert "年度" in text
+        assert "B3_" not in text and "B2_" not in text, page          # no codes printed, Chinese headings
+
+
+def test_period_title_and_signatures_on_the_summary_sheets(printed_sample):
+    pdf, ranges, c = printed_sample
+    for sheet, (a, b) in ranges.items():
+        text = pdf_page_text(pdf, a)
+        assert c.form.title in text and "年度" in text, sheet
+        if sheet != "来源":                                               # (which lists each file's form id)
+            assert c.form.id not in text, sheet                        # a title, not an id
+        if sheet.startswith("汇总·"):
+            for who in ("单位负责人", "审核人", "填表人", "报出日期"):
+                assert who in text, (sheet, who)
+
+
+@pytest.mark.parametrize("sheet,last_heading", [("报送情况", "说明"), ("问题清单", "文件")])
+def test_list_sheets_fit_their_columns_to_the_page(printed_sample, sheet, last_heading):
+    """Every page of the list carries its first and last column: nothing printed on a page of its own."""
+    pdf, ranges, c = printed_sample
+    a, b = ranges[sheet]
+    for page in range(a, b + 1):
+        text = pdf_page_text(pdf, page)
+        assert "单位代码" in text and last_heading in text, (sheet, page)
+    if sheet == "问题清单":
+        text = "".join(pdf_page_text(pdf, p) for p in range(a, b + 1))
+        assert "联系电话" in text and "填报人" in text
+
+
+def test_by_group_summary_sheets(lo, tmp_path):
+    """write_summary(by_group=True): one set of 汇总 sheets per roster group, each total that group's SUMIFS."""
+    c = merge([str(libreoffice.SAMPLE_RETURNS)], roster=read_roster(libreoffice.SAMPLE_ROSTER), jobs=1)
+    path = tmp_path / "summary.xlsx"
+    write_summary(c, path, by_group=True)
+    form = c.form
+    lay = layout_of(form)
+    names = openpyxl.load_workbook(path, read_only=True).sheetnames
+    cached = formula_cells(path)
+    groups = [g for g in c.groups]
+    assert len(groups) >= 2
+    whole = {code: 0.0 for code in numeric_codes(form)}
+    for g in groups:
+        sheets = [n for n in names if n.startswith(f"汇总·{g}·")]
+        assert len(sheets) == len(lay.sheets), (g, names)
+        members = [s for s in c.used if s.group == g]
+        for code in numeric_codes(form):
+            cell = lay.cells[code]
+            sheet = next(n for n in sheets if n.endswith(cell.sheet[:31 - len(f"汇总·{g}·")]))
+            want = sum(v for s in members if isinstance(v := s.result.values.get(code), (int, float)))
+            if code in form.computed:
+                continue
+            got = cached[sheet][a1(cell.row, cell.col)]
+            assert abs(got - want) < 1e-6, (g, code, got, want)
+            whole[code] += got
+    for code in numeric_codes(form):
+        if code not in form.computed:
+            assert abs(whole[code] - c.totals[code]) < 1e-6, code       # the groups add up to the whole
     wrong = recalculated_differences(lo, path, cached)
     assert not wrong, wrong[:10]

@@ -27,7 +27,7 @@ from toolkit.identity import IDENTITY_FORMAT, PROPERTY_PREFIX, Identity
 from toolkit.layout import (CHECKS_SHEET, EXPLANATION_COL, IDENTITY_SHEET, INSTRUCTIONS_SHEET, PASS_MARK, a1, layout_of)
 from toolkit.roster import Agency, read_roster
 from toolkit.schema import Form, load_form, resolve
-from toolkit.template import MANIFEST_NAME, TemplateRequest, build_template, generate_templates
+from toolkit.template import MANIFEST_NAME, TemplateRequest, build_template, generate_templates, rule_description
 
 FORMS = ["gov-info-disclosure-2017", "gov-info-disclosure-2021"]
 SAMPLE_ROSTER = Path(__file__).resolve().parent.parent / "workbooks" / "sample-roster.csv"  # bundled copy of the reference roster
@@ -234,7 +234,7 @@ def test_checks_sheet_has_one_live_check_per_rule_instance(gen):
     cached = gen.book(data_only=True)[CHECKS_SHEET]
     for inst in gen.form.instances:
         row = lay.check_rows[inst.id] + 1
-        assert str(ws.cell(row, 2).value).startswith(inst.id + "：")
+        assert inst.id not in str(ws.cell(row, 2).value) and ws.cell(row, 2).value == rule_description(inst)  # no internal ids
         assert str(ws.cell(row, 4).value).startswith("=IFERROR(")
         assert cached.cell(row, 4).value == PASS_MARK  # a blank form passes every check
 
@@ -469,3 +469,20 @@ def test_good_roster_on_the_command_line(tmp_path, roster_path, agencies):
     assert pw and all(r["password"] == pw for r in rows)  # one generated password, written down
     wb = openpyxl.load_workbook(out / rows[0]["file"])
     assert wb.worksheets[0].protection.password == hash_password(pw)
+
+
+def test_status_line_asks_for_required_fields_until_they_are_filled(forms):
+    """What a spreadsheet shows before recalculating (the cached status) follows the same rule as the formula."""
+    from toolkit.layout import CHECKS_SHEET as checks
+    form = forms["gov-info-disclosure-2021"]
+    blank = openpyxl.load_workbook(io.BytesIO(build_template(form, TemplateRequest(password=""))), data_only=True)
+    status = blank[checks]["A2"].value
+    assert "全部通过" not in status
+    assert status == "审核结果：✗ 请填写：填报单位（盖章）、填报人、联系电话、填报日期"
+    filled = openpyxl.load_workbook(io.BytesIO(build_template(form, TemplateRequest(
+        agency=Agency("D001", "市发展和改革局", "政府部门"), password="",
+        values={"filler": "张伟", "phone": "0574-62345678", "fill_date": dt.date(2024, 1, 5)}))), data_only=True)
+    assert filled[checks]["A2"].value == "审核结果：✓ 全部通过"
+    formula = openpyxl.load_workbook(io.BytesIO(build_template(form, TemplateRequest(password=""))))[checks]["A2"].value
+    for label in ("填报人", "联系电话", "填报日期"):
+        assert label in formula

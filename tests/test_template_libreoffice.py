@@ -30,7 +30,7 @@ from toolkit.layout import (CHECKS_FIRST_ROW, CHECKS_SHEET, IDENTITY_SHEET, NOT_
                             a1, layout_of)
 from toolkit.roster import Agency
 from toolkit.schema import Form, load_form, resolve
-from toolkit.template import TemplateRequest, build_template, identity_for
+from toolkit.template import TemplateRequest, build_template, check_cell_text, identity_for
 
 PASSWORD = "secret"
 AGENCY = Agency("D001", "市发展和改革局", "政府部门", 2)
@@ -132,29 +132,32 @@ def snapshot(form: Form, results: list[Any]) -> Snapshot:
     return snap
 
 
-def expected_status(results) -> str:
+def expected_status(results, missing: tuple[str, ...] = ()) -> str:
     errors = sum(1 for r in results if r.failed and r.instance.severity == "error")
     warnings = sum(1 for r in results if r.failed and r.instance.severity == "warning")
-    if errors == 0:
+    if errors == 0 and not missing:
         return f"审核结果：{PASS_MARK} 全部通过" if warnings == 0 else f"审核结果：{PASS_MARK} 无错误，{warnings} 项提示请核实"
-    extra = f"、{warnings} 项提示" if warnings else ""
-    return f"审核结果：✗ {errors} 项错误{extra}，见右侧「审核提示」列和「审核」表"
+    ask = ("请填写：" + "、".join(missing) + ("；" if errors or warnings else "")) if missing else ""
+    if errors:
+        extra = f"、{warnings} 项提示" if warnings else ""
+        return f"审核结果：✗ {ask}{errors} 项错误{extra}，见右侧「审核提示」列和「审核」表"
+    return f"审核结果：✗ {ask}" + (f"{warnings} 项提示请核实" if warnings else "")
 
 
-def assert_matches_python(form: Form, values: dict[str, Any], snap: Snapshot) -> list:
+def assert_matches_python(form: Form, values: dict[str, Any], snap: Snapshot, missing: tuple[str, ...] = ()) -> list:
     """LibreOffice's live checks equal run_rules over the same values: statuses, messages, totals."""
     results = run_rules(form, values)
     lay = layout_of(form)
     want = {r.instance.id: (r.message() if r.failed else PASS_MARK if r.status == "pass" else NOT_APPLICABLE_MARK)
             for r in results}
     assert snap.checks == want
-    assert snap.status == expected_status(results)
+    assert snap.status == expected_status(results, missing)
     assert set(snap.sheet_status.values()) == {snap.status}
     by_id = {r.instance.id: r for r in results}
     for sl in lay.sheets:
         for (r, c), insts in sl.checks.items():
             fails = [by_id[i.id] for i in insts if by_id[i.id].failed]
-            cell_want = "".join(f"{x.message()}；" for x in fails) if fails else PASS_MARK
+            cell_want = check_cell_text([x.message() for x in fails])
             assert snap.check_cells[(sl.name, a1(r, c))] == cell_want, (sl.name, a1(r, c))
     computed = form.compute({k: v for k, v in values.items() if k not in form.computed})
     assert snap.computed == pytest.approx(computed)
@@ -228,11 +231,13 @@ def test_the_sample_figures_are_consistent_and_the_breaks_break(form_a, form_b):
 
 # ---------------------------------------------------------------------------- (a)–(c) live checks
 
-def test_blank_template_passes_in_libreoffice(run_b, run_a):
+def test_blank_template_asks_for_the_required_fields_in_libreoffice(run_b, run_a):
+    """No rule fails on a blank template, but it is not 全部通过: 填报人, 联系电话 and 填报日期 are still blank."""
     for run in (run_b, run_a):
         assert set(run.blank.checks.values()) <= {PASS_MARK, NOT_APPLICABLE_MARK}
-        assert run.blank.status == f"审核结果：{PASS_MARK} 全部通过"
-        assert_matches_python(run.form, {}, run.blank)
+        assert "全部通过" not in run.blank.status
+        assert run.blank.status == "审核结果：✗ 请填写：填报人、联系电话、填报日期"
+        assert_matches_python(run.form, {}, run.blank, ("填报人", "联系电话", "填报日期"))
 
 
 def test_form_b_consistent_figures_pass(run_b, form_b):

@@ -10,6 +10,7 @@ Coordinates are 0-based (row, column), as xlsxwriter and python-calamine use the
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -26,6 +27,7 @@ INSTRUCTIONS_SHEET = "填表说明"
 IDENTITY_SHEET = "_toolkit"
 LISTS_SHEET = "_lists"
 CHECK_HEADING = "审核提示"
+CHECK_FONT_SCALE = 9 / 11    # the check column's 9-point text against the 11-point widths are counted in
 PASS_MARK = "✓"
 NOT_APPLICABLE_MARK = "—"
 # Rows of the checks sheet before the first rule instance: title, summary, blank, headings.
@@ -115,6 +117,18 @@ class SheetLayout:
 def display_width(text: str) -> float:
     """Width in Excel character units: a CJK character is about two Latin ones."""
     return sum(2.0 if ord(ch) > 0x2E7F else 1.05 for ch in text)
+
+
+def heading_width(label: str, many: bool = False) -> float:
+    """A column wide enough for its heading to break between words, not inside them: up to four
+    characters on one line, up to eight in two lines of four, longer ones in two even halves
+    (``many`` columns: always two even halves, 结果/维持)."""
+    n = display_width(label) / 2
+    per_line = math.ceil(n / 2) if many or n > 8 else n if n <= 4 else 4
+    return max(8.0, round(per_line * HEADING_CHAR + 1.5, 1))
+
+
+HEADING_CHAR = 2.3   # a bold 11-point CJK character, in Excel width units
 
 
 def _is_landscape(tables: Iterable[Table]) -> bool:
@@ -251,6 +265,9 @@ class Layout:
         label_width = 12.0
         for ti, t in enumerate(tables):
             row += 1  # a blank row before every table
+            if t.section:
+                sl.texts.append(Text(row, 0, t.section, "table_title", (row, sl.last_col)))
+                row += 1
             if t.title:
                 sl.texts.append(Text(row, 0, t.title, "table_title", (row, sl.last_col)))
                 row += 1
@@ -304,10 +321,9 @@ class Layout:
             if t.kind == "matrix":
                 for ci, leaf in enumerate(t.leaves):
                     # wide enough for the heading on two lines, within reason
-                    want = leaf.width or min(max(display_width(leaf.label) / 2 + 2, 8.0), 14.0)
+                    want = leaf.width or heading_width(leaf.label, many=len(t.leaves) > 10)
                     sl.widths[1 + ci] = max(sl.widths.get(1 + ci, 0), want)
-        # a wide table keeps its check column narrow so the page stays readable when fitted
-        sl.widths[sl.last_col] = 36.0 if sl.last_col <= 7 else 20.0
+        sl.widths[sl.last_col] = _check_width(sl, sum(w for c, w in sl.widths.items() if 0 < c < sl.last_col))
         _fit_heights(sl)
         return sl
 
@@ -321,6 +337,15 @@ class Layout:
                 self._place_columns(sl, c.children, row + 1, col, depth - 1)
             col += n
         return col
+
+
+def _check_width(sl: SheetLayout, data_width: float) -> float:
+    """The check column: wide enough for the longest message of a rule shown there on one line
+    (a lying page takes up to 80 characters, an upright one 56; longer ones wrap)."""
+    longest = max((display_width(render_message(i, 1234567, 1234567)) * CHECK_FONT_SCALE + 3
+                   for insts in sl.checks.values() for i in insts), default=20.0)
+    cap = (80.0 if data_width <= 100 else 30.0) if sl.landscape else 56.0
+    return float(min(max(longest, 20.0), cap))
 
 
 def _fit_heights(sl: SheetLayout) -> None:

@@ -168,6 +168,7 @@ class Table:
     corner: str = ""
     headings: tuple[str, str, str] = ("统计指标", "单位", "统计数")
     orientation: str | None = None
+    section: str = ""                  # a heading of the form above the title (二、主动公开政府信息情况)
     pointer: str = ""
 
     @cached_property
@@ -515,7 +516,7 @@ class _Builder:
             id=raw["id"], kind=kind, sheet=raw["sheet"], rows=tuple(rows), columns=columns,
             title=raw.get("title", ""), note=raw.get("note", ""), corner=raw.get("corner", ""),
             headings=(hd.get("label", "统计指标"), hd.get("unit", "单位"), hd.get("value", "统计数")),
-            orientation=raw.get("orientation"), pointer=ptr,
+            orientation=raw.get("orientation"), pointer=ptr, section=raw.get("section", ""),
         )
         if kind == "matrix":
             keys: dict[str, str] = {}

@@ -28,6 +28,7 @@ class Formats:
         self.base = base
         border = {"border": 1, "border_color": "#808080"}
         self.title = wb.add_format({**base, "bold": True, "font_size": 16, "align": "center"})
+        self.title_left = wb.add_format({**base, "bold": True, "font_size": 16})
         self.period = wb.add_format({**base, "align": "center"})
         self.status = wb.add_format({**base, "bold": True, "font_color": "#7F4F00"})
         self.table_title = wb.add_format({**base, "bold": True, "font_size": 12})
@@ -35,6 +36,7 @@ class Formats:
         self.corner = wb.add_format({**base, **border, "align": "left", "text_wrap": True, "bg_color": HEADING_FILL, "font_size": 9})
         self.unit = wb.add_format({**base, **border, "align": "center"})
         self.note = wb.add_format({**base, "italic": True, "font_size": 9, "text_wrap": True})
+        self.note_line = wb.add_format({**base, "italic": True, "font_size": 9})
         self.blocked = wb.add_format({**base, **border, "bg_color": COMPUTED_FILL})
         self.field_label = wb.add_format({**base, **border, "bold": True, "bg_color": HEADING_FILL})
         self.check = wb.add_format({**base, **border, "text_wrap": True, "font_color": "#006100", "font_size": 9, "indent": 1})
@@ -45,6 +47,8 @@ class Formats:
         self.bold = wb.add_format({**base, "bold": True})
         self.checks_heading = wb.add_format({**base, **border, "bold": True, "bg_color": HEADING_FILL, "align": "center"})
         self.checks_cell = wb.add_format({**base, **border, "text_wrap": True})
+        self.checks_number = wb.add_format({**base, **border, "align": "center"})
+        self.status_wrap = wb.add_format({**base, "bold": True, "font_color": "#7F4F00", "text_wrap": True})
         self._labels: dict[tuple[int, bool], Any] = {}
         self._values: dict[tuple[str, int, bool, bool], Any] = {}
         self.border = border

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import io
+import math
 import secrets
 import string
 import uuid
@@ -25,10 +26,10 @@ from . import rules as rx
 from .checks import RuleResult, run_rules
 from .files import neutralise, safe_stem, unique_names, write_atomic, write_text_atomic
 from .identity import IDENTITY_FORMAT, PROPERTY_LIMIT, PROPERTY_PREFIX, Identity
-from .layout import (LAYOUT_VERSION, a1, col_letter, CHECK_HEADING, CHECKS_COLUMNS, CHECKS_FIRST_ROW, CHECKS_SHEET, IDENTITY_SHEET,
+from .layout import (CHECK_FONT_SCALE, LAYOUT_VERSION, a1, col_letter, CHECK_HEADING, CHECKS_COLUMNS, CHECKS_FIRST_ROW, CHECKS_SHEET, IDENTITY_SHEET,
                      INSTRUCTIONS_SHEET, LISTS_SHEET, NOT_APPLICABLE_MARK, PASS_MARK, Layout,
-                     SheetLayout, layout_of, message_template, EXPLANATION_COL, EXPLANATION_HEADING, EXPLANATION_MAX,
-                     RETURN_SHEET)
+                     SheetLayout, display_width, layout_of, message_template, render_message, EXPLANATION_COL,
+                     EXPLANATION_HEADING, EXPLANATION_MAX, RETURN_SHEET)
 from .roster import Agency
 from .styles import Formats
 from .validate import FoundCell
@@ -58,6 +59,25 @@ class _SheetPlan:
     # prefilled header fields, validated only where a template has no value to lock in them
     open_fields: dict[str, tuple[list[tuple[int, int]], dict[str, Any]]] = field(default_factory=dict)
     status: str = ""
+    # data rows whose check cell must hold a failing rule's message: row → height (points)
+    check_heights: dict[int, float] = field(default_factory=dict)
+    status_height: float = 15.0
+
+
+# Points a line of 11-point 宋体 takes in a wrapped cell (LibreOffice and Excel), and what a row adds.
+LINE_HEIGHT = 14.5
+ROW_PADDING = 3.0
+WIDE_NUMBER = 1234567.0     # the widest figure a message is sized for
+
+
+def text_lines(text: str, width: float) -> int:
+    """Lines ``text`` wraps to in a cell ``width`` characters wide (CJK characters count two)."""
+    usable = max(width - 1.5, 2.0)
+    return sum(max(1, math.ceil(display_width(part) / usable)) for part in text.split("\n"))
+
+
+def row_height(lines: int) -> float:
+    return round(LINE_HEIGHT * max(lines, 1) + ROW_PADDING, 1)
 
 
 @dataclass
@@ -83,17 +103,84 @@ class Cached:
         return PASS_MARK if r.status == "pass" else NOT_APPLICABLE_MARK if r.status == "n/a" else r.message()
 
     def check_text(self, insts: list[RuleInstance]) -> str:
-        fails = [self.results[i.id] for i in insts if self.results[i.id].failed]
-        return PASS_MARK if not fails else "".join(f"{r.message()}；" for r in fails)
+        return check_cell_text([self.results[i.id].message() for i in insts if self.results[i.id].failed])
 
     @property
     def status(self) -> str:
+        return self.status_text(())
+
+    def status_text(self, missing: Sequence[str]) -> str:
+        """The status line: the Python twin of the formula :func:`status_formula` writes."""
         errors = sum(1 for r in self.results.values() if r.failed and r.instance.severity == "error")
         warnings = sum(1 for r in self.results.values() if r.failed and r.instance.severity == "warning")
-        if errors == 0:
-            return f"审核结果：{PASS_MARK} 全部通过" if warnings == 0 else f"审核结果：{PASS_MARK} 无错误，{warnings} 项提示请核实"
+        return status_line(errors, warnings, missing)
+
+
+MORE_FAILED = "等 {n} 项不符，详见「" + CHECKS_SHEET + "」表"
+
+
+def check_cell_text(messages: Sequence[str]) -> str:
+    """The 审核提示 cell beside a row: ✓, the one failing rule's message, or the first and how many more
+    (the cell stays one message tall; the 审核 sheet lists them all)."""
+    if not messages:
+        return PASS_MARK
+    joined = "".join(f"{m}；" for m in messages)
+    if len(messages) == 1:
+        return joined
+    return joined[:joined.index("；") + 1] + MORE_FAILED.format(n=len(messages))
+
+
+def status_line(errors: int, warnings: int, missing: Sequence[str]) -> str:
+    """审核结果：✓ 全部通过 only when no rule fails and every required field is filled in."""
+    if errors == 0 and not missing:
+        return f"审核结果：{PASS_MARK} 全部通过" if warnings == 0 else f"审核结果：{PASS_MARK} 无错误，{warnings} 项提示请核实"
+    text = "审核结果：✗ "
+    if missing:
+        text += f"{MISSING_PROMPT}{'、'.join(missing)}" + ("；" if errors or warnings else "")
+    if errors:
         extra = f"、{warnings} 项提示" if warnings else ""
-        return f"审核结果：✗ {errors} 项错误{extra}，见右侧「{CHECK_HEADING}」列和「{CHECKS_SHEET}」表"
+        text += f"{errors} 项错误{extra}，见右侧「{CHECK_HEADING}」列和「{CHECKS_SHEET}」表"
+    elif warnings:
+        text += f"{warnings} 项提示请核实"
+    return text
+
+
+MISSING_PROMPT = "请填写："
+
+
+def required_fields(form: Form) -> list[Any]:
+    """The header fields a return must have filled in (填报人, 联系电话, 填报日期…)."""
+    return [f for f in form.header if f.spec.required]
+
+
+def missing_fields(form: Form, values: Mapping[str, Any], prefill: Mapping[str, str]) -> list[str]:
+    """Labels of the required header fields a template leaves blank."""
+    out = []
+    for f in required_fields(form):
+        v = (prefill.get(f.prefill or "") if f.prefill else None) or values.get(f.code)
+        if v is None or v == "":
+            out.append(f.label)
+    return out
+
+
+def status_formula(form: Form, lay: Layout) -> str:
+    """The live status line: rules failing (from the 审核 sheet) and required fields left blank."""
+    first, last = CHECKS_FIRST_ROW + 1, CHECKS_FIRST_ROW + max(len(form.instances), 1)
+    sev = f"'{CHECKS_SHEET}'!$C${first}:$C${last}"
+    ok = f"'{CHECKS_SHEET}'!$E${first}:$E${last}"
+    errors = f'COUNTIFS({sev},"{SEVERITY_ZH["error"]}",{ok},FALSE)'
+    warnings = f'COUNTIFS({sev},"{SEVERITY_ZH["warning"]}",{ok},FALSE)'
+    cells = [(lay.field_cells[f.code].ref(None), f.label) for f in required_fields(form) if f.code in lay.field_cells]
+    if not cells:
+        return (f'="审核结果："&IF({errors}=0,IF({warnings}=0,"{PASS_MARK} 全部通过","{PASS_MARK} 无错误，"&{warnings}&" 项提示请核实"),'
+                f'"✗ "&{errors}&" 项错误"&IF({warnings}>0,"、"&{warnings}&" 项提示","")&"，见右侧「{CHECK_HEADING}」列和「{CHECKS_SHEET}」表")')
+    blank = "+".join(f'IF({ref}="",1,0)' for ref, _ in cells)
+    names = "&".join(f'IF({ref}="","、{label}","")' for ref, label in cells)
+    return (f'="审核结果："&IF(({errors})+({blank})=0,'
+            f'IF({warnings}=0,"{PASS_MARK} 全部通过","{PASS_MARK} 无错误，"&{warnings}&" 项提示请核实"),'
+            f'"✗ "&IF(({blank})>0,"{MISSING_PROMPT}"&MID({names},2,999)&IF(({errors})+({warnings})>0,"；",""),"")'
+            f'&IF({errors}>0,{errors}&" 项错误"&IF({warnings}>0,"、"&{warnings}&" 项提示","")&"，见右侧「{CHECK_HEADING}」列和「{CHECKS_SHEET}」表",'
+            f'IF({warnings}>0,{warnings}&" 项提示请核实","")))')
 
 
 class TemplatePlan:
@@ -112,6 +199,7 @@ class TemplatePlan:
                              for j, spec in enumerate(self.long_lists)}
         self.check_rows = [(self.layout.check_rows[inst.id], inst, "=" + self.layout.rule_formulas(inst, "zh", CHECKS_SHEET))
                            for inst in form.instances]
+        self.status_formula = status_formula(form, self.layout)
         self.sheets = [self._plan_sheet(s) for s in self.layout.sheets]
 
     def _plan_sheet(self, sl: SheetLayout) -> _SheetPlan:
@@ -151,14 +239,22 @@ class TemplatePlan:
             passes = [lay.check_pass_ref(i, sl.name) for i in insts]
             results = [lay.check_result_ref(i, sl.name) for i in insts]
             failing = "&".join(f'IF({p},"",{r}&"；")' for p, r in zip(passes, results))
-            plan.checks[(row, col)] = (f'=IF(AND({",".join(passes)}),"{PASS_MARK}",{failing})', insts)
-        first, last = CHECKS_FIRST_ROW + 1, CHECKS_FIRST_ROW + max(len(form.instances), 1)
-        sev = f"'{CHECKS_SHEET}'!$C${first}:$C${last}"
-        ok = f"'{CHECKS_SHEET}'!$E${first}:$E${last}"
-        errors = f'COUNTIFS({sev},"{SEVERITY_ZH["error"]}",{ok},FALSE)'
-        warnings = f'COUNTIFS({sev},"{SEVERITY_ZH["warning"]}",{ok},FALSE)'
-        plan.status = (f'="审核结果："&IF({errors}=0,IF({warnings}=0,"{PASS_MARK} 全部通过","{PASS_MARK} 无错误，"&{warnings}&" 项提示请核实"),'
-                       f'"✗ "&{errors}&" 项错误"&IF({warnings}>0,"、"&{warnings}&" 项提示","")&"，见右侧「{CHECK_HEADING}」列和「{CHECKS_SHEET}」表")')
+            if len(insts) == 1:
+                text = failing
+            else:
+                count = "+".join(f"IF({p},0,1)" for p in passes)
+                more = MORE_FAILED.replace("{n}", '"&(' + count + ')&"')
+                text = f'IF(({count})=1,{failing},LEFT({failing},FIND("；",{failing}))&"{more}")'
+            plan.checks[(row, col)] = (f'=IF(AND({",".join(passes)}),"{PASS_MARK}",{text})', insts)
+            # room for the longest message of the rules shown here (when several fail, the 审核 sheet lists them all)
+            width = sum(sl.widths.get(c, 8.43) for c in range(col, sl.last_col + 1))
+            more = MORE_FAILED.format(n=len(insts)) if len(insts) > 1 else ""
+            lines = max(text_lines(render_message(i, WIDE_NUMBER, WIDE_NUMBER) + "；" + more, width / CHECK_FONT_SCALE) for i in insts)
+            if lines > 1:
+                plan.check_heights[row] = max(sl.heights.get(row, 0.0), row_height(lines))
+        plan.status = self.status_formula
+        worst = status_line(99, 99, [f.label for f in required_fields(form)])
+        plan.status_height = row_height(text_lines(worst, sum(sl.widths.get(c, 8.43) for c in range(sl.last_col + 1))))
         return plan
 
 
@@ -235,6 +331,7 @@ class TemplateRequest:
     explanations: Mapping[str, str] | None = None   # 审核说明 already given, by rule instance id
     revision_of: str = ""                  # the template id a 退回 copy is a revision of
     annotation: Any = None                 # a toolkit.annotate.Annotation: marks problems, adds 退回说明
+    contact: str = ""                          # whom agencies ask (填表说明 三、联系方式); the form's own when empty
 
 
 def identity_for(form: Form, req: TemplateRequest) -> Identity:
@@ -262,7 +359,7 @@ def build_template(form: Form, req: TemplateRequest) -> bytes:
     year = req.year or form.period_default
     period_text = f"（{year}{form.period_label}）" if year else ""
     wb.set_properties({"title": form.title, "subject": f"{form.id} {form.version}", "author": "toolkit",
-                       "comments": "由统计报表模板工具生成。请只在白色（浅黄色）格子中填写，不要增删行列或改动表名。"})
+                       "comments": "由统计报表模板工具生成。请只在浅黄色格子中填写，不要增删行列或改动表名。"})
     for k, v in ident.items():
         wb.set_custom_property(PROPERTY_PREFIX + k, v[:PROPERTY_LIMIT], "text")
 
@@ -281,10 +378,11 @@ def build_template(form: Form, req: TemplateRequest) -> bytes:
 
     prefill = {"agency.code": ident.agency_code, "agency.name": ident.agency_name,
                "agency.group": ident.agency_group, "period": ident.period}
+    status = cache.status_text(missing_fields(form, values, prefill))
     for (sl, ws), sp in zip(sheets, plan.sheets):
-        _write_fill_sheet(ws, sl, sp, plan, cache, values, fm, period_text, prefill, req.password)
-    _write_checks_sheet(checks_ws, plan, cache, fm, req.password, req.explanations)
-    _write_instructions(instr_ws, form, plan, fm, req.password)
+        _write_fill_sheet(ws, sl, sp, plan, cache, values, fm, period_text, prefill, req.password, status)
+    _write_checks_sheet(checks_ws, plan, cache, fm, req.password, status, req.explanations)
+    _write_instructions(instr_ws, form, plan, fm, req.password, req.contact or form.contact)
     for i, (k, v) in enumerate(ident.items()):
         id_ws.write_string(i, 0, k)
         id_ws.write_string(i, 1, v)
@@ -312,7 +410,7 @@ def _protect(ws: Worksheet, password: str) -> None:
 
 def _write_fill_sheet(ws: Worksheet, sl: SheetLayout, sp: _SheetPlan, plan: TemplatePlan, cache: Cached,
                       values: Mapping[str, Any], fm: Formats,
-                      period_text: str, prefill: dict[str, str], password: str) -> None:
+                      period_text: str, prefill: dict[str, str], password: str, status: str) -> None:
     form = plan.form
     for col, width in sl.widths.items():
         ws.set_column(col, col, width)
@@ -323,7 +421,9 @@ def _write_fill_sheet(ws: Worksheet, sl: SheetLayout, sp: _SheetPlan, plan: Temp
     for t in sl.tables:
         _, _, data_top, data_bottom = sl.table_frames[t.id]
         for row in range(data_top, data_bottom + 1):
-            if row not in sl.heights:
+            if row in sp.check_heights:
+                ws.set_row(row, sp.check_heights[row])
+            elif row not in sl.heights:
                 ws.set_row(row, 16)  # (xlsxwriter writes no height at all for the default 15)
     # fixed texts
     for t in sl.texts:
@@ -350,8 +450,10 @@ def _write_fill_sheet(ws: Worksheet, sl: SheetLayout, sp: _SheetPlan, plan: Temp
         else:
             ws.write_string(t.row, t.col, t.text, fmt)
     ws.merge_range(sl.period_row, 0, sl.period_row, sl.last_col, period_text, fm.period)
-    ws.merge_range(sl.status_row, 0, sl.status_row, sl.last_col, "", fm.status)
-    ws.write_formula(sl.status_row, 0, sp.status, fm.status, cache.status)
+    ws.merge_range(sl.status_row, 0, sl.status_row, sl.last_col, "", fm.status_wrap)
+    ws.write_formula(sl.status_row, 0, sp.status, fm.status_wrap, status)
+    if sp.status_height > 16:
+        ws.set_row(sl.status_row, sp.status_height)
     ws.set_row(0, 30)
     # header fields
     for f in form.header:
@@ -468,32 +570,56 @@ def _write_found(ws: Worksheet, row: int, col: int, found: FoundCell, fmt: Any) 
 _ERROR_FORMULAS = {"#DIV/0!": "1/0", "#VALUE!": '"a"+1', "#NUM!": "SQRT(-1)", "#N/A": "NA()"}
 
 
-def _write_checks_sheet(ws: Worksheet, plan: TemplatePlan, cache: Cached, fm: Formats, password: str,
+CHECKS_WIDTHS = (5.0, 46.0, 6.0, 46.0, 8.0)    # 序号, 规则, 级别, 结果, 通过 (hidden)
+EXPLANATION_WIDTH = 26.0     # 审核说明, right of the hidden 通过
+
+
+def rule_description(inst: RuleInstance) -> str:
+    """What a rule checks, in the form's words, for a clerk: never its internal id."""
+    desc = inst.rule.explain or message_template(inst).split("{")[0].strip().rstrip("：:") or "勾稽关系"
+    if inst.place_label and inst.place_label not in desc:
+        desc = f"{desc}（{inst.place_label}）"
+    return desc
+
+
+def _checks_rows(plan: TemplatePlan) -> list[tuple[str, float]]:
+    """(description, row height) of every rule instance: tall enough for the description and the longest message."""
+    key = "_checks_rows"
+    cached = plan.__dict__.get(key)
+    if cached is None:
+        cached = []
+        for _, inst, _ in plan.check_rows:
+            desc = rule_description(inst)
+            lines = max(text_lines(desc, CHECKS_WIDTHS[1]),
+                        text_lines(render_message(inst, WIDE_NUMBER, WIDE_NUMBER), CHECKS_WIDTHS[3]))
+            cached.append((desc, row_height(lines)))
+        plan.__dict__[key] = cached
+    return cached
+
+
+def _write_checks_sheet(ws: Worksheet, plan: TemplatePlan, cache: Cached, fm: Formats, password: str, status: str,
                         explanations: Mapping[str, str] | None = None) -> None:
     form = plan.form
-    ws.set_column(0, 0, 6)
-    ws.set_column(1, 1, 60)
-    ws.set_column(2, 2, 8)
-    ws.set_column(3, 3, 60)
-    ws.set_column(4, 4, 8, None, {"hidden": True})
-    ws.set_column(EXPLANATION_COL, EXPLANATION_COL, 40)
+    for j, w in enumerate(CHECKS_WIDTHS):
+        ws.set_column(j, j, w, None, {"hidden": True} if j == 4 else None)
+    ws.set_column(EXPLANATION_COL, EXPLANATION_COL, EXPLANATION_WIDTH)
     explain_fmt = fm.value(ValueSpec(type="text"))
+    ws.set_row(0, 24)
     ws.merge_range(0, 0, 0, 3, f"{form.title} — 自动审核", fm.title)
-    ws.merge_range(1, 0, 1, 3, "", fm.status)
-    ws.write_formula(1, 0, plan.sheets[0].status if plan.sheets else '=""', fm.status, cache.status)
-    ws.write_string(2, 0, "本表随填报内容自动更新：「✓」为通过，「—」为暂不适用，其余为需要核对的问题。", fm.note)
+    ws.set_row(1, row_height(text_lines(status, sum(CHECKS_WIDTHS[:4])) + 1))
+    ws.merge_range(1, 0, 1, 3, "", fm.status_wrap)
+    ws.write_formula(1, 0, plan.status_formula, fm.status_wrap, status)
+    ws.merge_range(2, 0, 2, 3, "本表随填报内容自动更新：「✓」为通过，「—」为暂不适用，其余为需要核对的问题。", fm.note)
     for j, h in enumerate(CHECKS_COLUMNS):
         ws.write_string(CHECKS_FIRST_ROW - 1, j, h, fm.checks_heading)
     if any(inst.explainable for _, inst, _ in plan.check_rows):
         ws.write_string(CHECKS_FIRST_ROW - 1, EXPLANATION_COL, EXPLANATION_HEADING, fm.checks_heading)
-    for i, (row, inst, formula) in enumerate(plan.check_rows):
+    for i, ((row, inst, formula), (desc, height)) in enumerate(zip(plan.check_rows, _checks_rows(plan))):
         res = cache.results[inst.id]
-        desc = inst.rule.explain or message_template(inst).split("{")[0].strip() or inst.rule.id
-        if inst.place_label:
-            desc = f"{desc}（{inst.place_label}）"
-        ws.write_number(row, 0, i + 1, fm.checks_cell)
-        ws.write_string(row, 1, f"{inst.id}：{desc}", fm.checks_cell)
-        ws.write_string(row, 2, SEVERITY_ZH[inst.severity], fm.checks_cell)
+        ws.set_row(row, height)
+        ws.write_number(row, 0, i + 1, fm.checks_number)
+        ws.write_string(row, 1, desc, fm.checks_cell)
+        ws.write_string(row, 2, SEVERITY_ZH[inst.severity], fm.checks_number)
         ws.write_formula(row, 3, formula, fm.checks_cell, cache.result_text(inst))
         ws.write_formula(row, 4, f'=OR(D{row + 1}="{PASS_MARK}",D{row + 1}="{NOT_APPLICABLE_MARK}")', fm.checks_cell, res.status != "fail")
         if inst.explainable:
@@ -508,35 +634,66 @@ def _write_checks_sheet(ws: Worksheet, plan: TemplatePlan, cache: Cached, fm: Fo
         ws.conditional_format(first, 3, last, 3, {"type": "formula", "criteria": f"=$E{first + 1}=FALSE", "format": fm.warning})
     ws.freeze_panes(CHECKS_FIRST_ROW, 0)
     ws.set_paper(9)
+    ws.set_portrait()
     ws.fit_to_pages(1, 0)
+    ws.set_margins(left=0.5, right=0.5, top=0.6, bottom=0.6)
+    explainable = any(inst.explainable for _, inst, _ in plan.check_rows)
+    ws.print_area(0, 0, CHECKS_FIRST_ROW + max(len(plan.check_rows), 1) - 1, EXPLANATION_COL if explainable else 3)
     ws.repeat_rows(CHECKS_FIRST_ROW - 1)
+    ws.set_footer("&C第 &P 页，共 &N 页")
     _protect(ws, password)
 
 
-def _write_instructions(ws: Worksheet, form: Form, plan: TemplatePlan, fm: Formats, password: str) -> None:
-    ws.set_column(0, 0, 100)
-    lines: list[tuple[str, Any]] = [(f"{form.title} — 填表说明", fm.title), ("", None), ("一、怎样填写", fm.bold)]
+INSTRUCTIONS_WIDTH = 78.0   # one column that LibreOffice does not shrink to the page: it must fit A4 upright as it is
+
+
+def instruction_lines(form: Form, contact: str = "") -> list[tuple[str, str]]:
+    """The 填表说明 sheet as (kind, text): what the template does, then the form's own advice, its rules
+    and whom to ask. What the template does is said here once, from what it is; a form's
+    instructions only add what is particular to it."""
+    has_computed = bool(form.computed)
+    lines: list[tuple[str, str]] = [("title", f"{form.title} — 填表说明"), ("blank", ""), ("heading", "一、怎样填写")]
     general = [
-        "浅黄色格子是填写区，其余格子已锁定；灰色格子为自动计算，不需要填写。",
-        "数字格子只填阿拉伯数字，不要填写“无”、“—”、单位或文字；没有发生的事项请留空。",
+        "浅黄色格子是填写区，其余格子已锁定" + ("；灰色格子为自动计算的合计，不需要填写" if has_computed else "") + "。",
+        "数字格子只填阿拉伯数字，不要填写“无”、“—”、“/”、单位或其他文字；没有发生的事项请留空。",
+        f"表头的{'、'.join(f.label for f in form.header if f.spec.required and not f.prefill)}必须填写。"
+        if any(f.spec.required and not f.prefill for f in form.header) else "",
         "请不要插入或删除行列、修改表名或标签，也不要另存为其他格式；请保存为 .xlsx 后报送。",
-        "各表右侧「审核提示」列和「审核」表会随填写自动检查勾稽关系；报送前请确认没有“✗”错误。",
+        f"各表右侧「{CHECK_HEADING}」列和「{CHECKS_SHEET}」表随填写自动核对下列规则；报送前请确认表头的审核结果没有“✗”。",
     ]
-    for i, text in enumerate([*general, *form.instructions], 1):
-        lines.append((f"{i}. {text}", fm.wrap))
-    lines += [("", None), ("二、审核规则", fm.bold)]
+    items = [t for t in [*general, *form.instructions] if t]
+    lines += [("item", f"{i}. {text}") for i, text in enumerate(items, 1)]
+    lines += [("blank", ""), ("heading", "二、审核规则")]
     for r in form.rules:
-        each = {"column": "（每一列分别检查）", "row": "（每一行分别检查）"}.get(r.each or "", "")
         text = r.explain or message_template_rule(r)
-        lines.append((f"【{SEVERITY_ZH[r.severity]}】{r.id}：{text}{each}", fm.wrap))
-    if form.contact:
-        lines += [("", None), ("三、联系方式", fm.bold), (form.contact, fm.wrap)]
-    lines += [("", None), (f"模板：{form.id} 版本 {form.version}", fm.note)]
-    for i, (text, fmt) in enumerate(lines):
-        if text:
-            ws.write_string(i, 0, text, fmt)
+        each = {"column": "（每一列分别检查）", "row": "（每一行分别检查）"}.get(r.each or "", "")
+        if each and ("每一列" in text or "每一行" in text):
+            each = ""
+        lines.append(("item", f"【{SEVERITY_ZH[r.severity]}】{text}{each}"))
+    if contact:
+        lines += [("blank", ""), ("heading", "三、联系方式"), ("item", contact)]
+    lines += [("blank", ""), ("note", f"表单版本 {form.version}")]
+    return lines
+
+
+def _write_instructions(ws: Worksheet, form: Form, plan: TemplatePlan, fm: Formats, password: str, contact: str = "") -> None:
+    ws.set_column(0, 0, INSTRUCTIONS_WIDTH)
+    styles = {"title": fm.title_left, "heading": fm.bold, "item": fm.wrap, "note": fm.note}
+    for i, (kind, text) in enumerate(instruction_lines(form, contact)):
+        if not text:
+            continue
+        if kind == "item":
+            lines = text_lines(text, INSTRUCTIONS_WIDTH)
+            if lines > 1:
+                ws.set_row(i, row_height(lines))
+        elif kind == "title":
+            ws.set_row(i, 24)
+        ws.write_string(i, 0, text, styles[kind])
     ws.set_paper(9)
+    ws.set_portrait()
     ws.fit_to_pages(1, 0)
+    ws.set_margins(left=0.6, right=0.6, top=0.7, bottom=0.7)
+    ws.hide_gridlines(2)
     _protect(ws, password)
 
 
@@ -573,7 +730,7 @@ def template_output_names(form: Form, agencies: Sequence[Agency] | None = None, 
 
 def generate_templates(form: Form, out_dir: str | Path, agencies: Sequence[Agency] | None = None,
                        year: int | None = None, password: str | None = None, jobs: int = 1,
-                       progress: Any = None) -> tuple[list[ManifestRow], str]:
+                       progress: Any = None, contact: str = "") -> tuple[list[ManifestRow], str]:
     """Write one template per agency (or one blank template) and a manifest; returns rows and password."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -583,10 +740,10 @@ def generate_templates(form: Form, out_dir: str | Path, agencies: Sequence[Agenc
     stamp = dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
     if agencies:
         names = template_file_names(agencies, form)
-        requests = [TemplateRequest(agency=a, year=year, password=pw, generated_at=stamp) for a in agencies]
+        requests = [TemplateRequest(agency=a, year=year, password=pw, generated_at=stamp, contact=contact) for a in agencies]
     else:
         names = [safe_stem(f"{form.id}_{year or form.period_default or ''}_blank") + ".xlsx"]
-        requests = [TemplateRequest(agency=None, year=year, password=pw, generated_at=stamp)]
+        requests = [TemplateRequest(agency=None, year=year, password=pw, generated_at=stamp, contact=contact)]
     rows: list[ManifestRow] = []
     work = list(zip(names, requests))
     if jobs > 1 and len(work) > 50:
@@ -620,7 +777,7 @@ def _write_many(document: dict, source: str, out: str, chunk: list[tuple[str, Te
 
 def _write_one(form: Form, out: Path, name: str, req: TemplateRequest) -> ManifestRow:
     req = TemplateRequest(agency=req.agency, year=req.year, password=req.password,
-                          template_id=req.template_id or uuid.uuid4().hex, generated_at=req.generated_at)
+                          template_id=req.template_id or uuid.uuid4().hex, generated_at=req.generated_at, contact=req.contact)
     data = build_template(form, req)
     write_atomic(out / name, data)
     a = req.agency

@@ -48,6 +48,65 @@ COUNTY_2023 = {
 }
 
 
+# ---------------------------------------------------------------------------- plausible figures
+# What a year of one agency looks like (Form B): new applications mostly from natural persons, a few
+# from companies and lawyers; small carry-overs in and out (a few per cent); about half disclosed,
+# a fifth 本机关不掌握, the rest spread thin; reviews and lawsuits rare. Sizes by kind of agency.
+APPLICANTS = {"np": (1.0, 1.0), "biz": (0.03, 0.15), "sci": (0.0, 0.01), "npo": (0.0, 0.02), "law": (0.0, 0.05), "other": (0.0, 0.04)}
+OUTCOMES = {"B3_r1": 45, "B3_r2": 8, "B3_r3_1": 0.2, "B3_r3_2": 1, "B3_r3_3": 0.5, "B3_r3_4": 1, "B3_r3_5": 1, "B3_r3_6": 2,
+            "B3_r3_7": 0.2, "B3_r3_8": 1, "B3_r4_1": 20, "B3_r4_2": 4, "B3_r4_3": 2, "B3_r5_1": 3, "B3_r5_2": 2,
+            "B3_r5_3": 0.3, "B3_r5_4": 0.5, "B3_r5_5": 0.5, "B3_r6_1": 2, "B3_r6_2": 0.2, "B3_r6_3": 1}
+SIZES = {"政府部门": (5, 15, 40, 90, 250), "乡镇街道": (2, 5, 10, 25), "其他单位": (0, 1, 3)}
+
+
+def figures_2021(rng: random.Random, group: str) -> dict:
+    """One agency's plausible Form B figures; every rule of the form holds."""
+    size = rng.choice(SIZES.get(group, (5, 20)))
+    v: dict = {}
+    outcomes, weights = list(OUTCOMES), list(OUTCOMES.values())
+    for col, (lo, hi) in APPLICANTS.items():
+        new = round(size * rng.uniform(lo, hi) * rng.uniform(0.7, 1.3))
+        carry = round(new * rng.uniform(0.0, 0.08))
+        handled_all = new + carry
+        nxt = round(handled_all * rng.uniform(0.0, 0.08))
+        counts = dict.fromkeys(outcomes, 0)
+        for o in rng.choices(outcomes, weights, k=handled_all - nxt):
+            counts[o] += 1
+        v[f"B3_new.{col}"], v[f"B3_carry.{col}"], v[f"B3_next.{col}"] = new, carry, nxt
+        for o, n in counts.items():
+            v[f"{o}.{col}"] = n
+    department = group == "政府部门"
+    v["B2_rule.made"] = rng.choice((0, 0, 0, 0, 1)) if department else 0
+    v["B2_rule.repealed"] = rng.choice((0, 0, 0, 1)) if department else 0
+    v["B2_rule.valid"] = v["B2_rule.made"] + (rng.randint(0, 6) if department else 0)
+    v["B2_norm.made"] = rng.randint(0, 12 if department else 3)
+    v["B2_norm.repealed"] = rng.randint(0, 5 if department else 1)
+    v["B2_norm.valid"] = v["B2_norm.made"] + rng.randint(3, 60 if department else 12)
+    v["B2_permit.count"] = rng.choice((0, 0, rng.randint(20, 300), rng.randint(300, 6000))) if department else rng.randint(0, 40)
+    v["B2_punish.count"] = rng.choice((0, 0, rng.randint(5, 120), rng.randint(100, 1500))) if department else rng.randint(0, 30)
+    v["B2_force.count"] = rng.choice((0, 0, 0, rng.randint(1, 200))) if department else rng.randint(0, 5)
+    v["B2_fee.amount"] = rng.choice((None, None, 0, round(rng.uniform(0.5, 300), 2))) if department else None
+    for g, chance in (("rv", 0.5), ("ld", 0.25), ("lr", 0.15)):
+        if rng.random() < chance and department:
+            for k in ("keep", "fix", "other", "pending"):
+                v[f"B4.{g}_{k}"] = rng.choice((0, 0, 0, 1, 1, 2, 3)) if k == "keep" else rng.choice((0, 0, 0, 0, 1))
+        else:
+            for k in ("keep", "fix", "other", "pending"):
+                v[f"B4.{g}_{k}"] = 0
+    return v
+
+
+def figures_2017(form, rng: random.Random, group: str, seed: str) -> dict:
+    """Form A: the generic figures, scaled to the kind of agency."""
+    return random_figures(form, seed=seed, scale={"政府部门": 60, "乡镇街道": 20}.get(group, 5))
+
+
+def figures(form, rng: random.Random, agency: Agency, seed: str) -> dict:
+    if form.id == "gov-info-disclosure-2021":
+        return figures_2021(random.Random(seed), agency.group)
+    return figures_2017(form, rng, agency.group, seed)
+
+
 def _request(form, agency: Agency | None, values: dict, date: dt.date) -> TemplateRequest:
     header = header_values(form, seed=agency.code if agency else "x")
     header.update({k: v for k, v in header.items()})
@@ -86,19 +145,19 @@ def build(form_id: str, out: Path, roster: list[Agency], take: int, real: dict, 
     base = dt.date(int(form.period_default) + 1, 1, 10)
     names = {}
     for i, a in enumerate(chosen):
-        values = dict(real) if a.code == real_code else random_figures(form, seed=f"{seed}-{a.code}", scale=rng.choice((5, 20, 60)))
+        values = dict(real) if a.code == real_code else figures(form, rng, a, f"{seed}-{a.code}")
         names[a.code] = out / f"{a.code}_{a.name}.xlsx"
         _write(names[a.code], build_template(form, _request(form, a, values, base + dt.timedelta(days=i % 15))))
     inputs = [i.code for i in form.inputs if i.spec.numeric]
     # 1. a number cell answered with text
     a = chosen[1]
-    values = random_figures(form, seed=f"{seed}-{a.code}")
+    values = figures(form, rng, a, f"{seed}-{a.code}")
     values[inputs[0]] = "无"
     _write(names[a.code], build_template(form, _request(form, a, values, base)))
     # 2. an accounting identity broken (an error where the form has one that typing can break —
     #    Form A's identities are all computed totals — else a warning)
     a = chosen[2]
-    values = random_figures(form, seed=f"{seed}-{a.code}")
+    values = figures(form, rng, a, f"{seed}-{a.code}")
     for severity in ("error", "warning"):
         broken = None
         for inst in (i for i in form.instances if i.severity == severity):
@@ -119,11 +178,11 @@ def build(form_id: str, out: Path, roster: list[Agency], take: int, real: dict, 
     _tamper_label(names[a.code], label, label[:-1] + "（改）")
     # 4. the same agency twice: a corrected resubmission with a later 填报日期
     a = chosen[4]
-    values = random_figures(form, seed=f"{seed}-{a.code}-v2")
+    values = figures(form, rng, a, f"{seed}-{a.code}-v2")
     _write(out / f"{a.code}_{a.name}（更正）.xlsx", build_template(form, _request(form, a, values, base + dt.timedelta(days=20))))
     # 5. an agency that is not on the roster
     stranger = Agency(code="X901", name="市某某服务中心", group="其他单位")
-    _write(out / "X901_市某某服务中心.xlsx", build_template(form, _request(form, stranger, random_figures(form, seed="stranger"), base)))
+    _write(out / "X901_市某某服务中心.xlsx", build_template(form, _request(form, stranger, figures(form, rng, stranger, "stranger"), base)))
 
 
 def main() -> None:
