@@ -64,7 +64,11 @@ def merged(tmp_path_factory):
     """Form B's sample returns with the roster, summary + JSON + CSV."""
     out = tmp_path_factory.mktemp("cli")
     result = run(SAMPLES[FORM_B], "--roster", ROSTER, "-o", out / "汇总.xlsx", "--json", out / "totals.json",
-                 "--csv", out / "detail.csv")
+                 "--csv", out / "detail-en.csv")
+    # the CSV follows the command's language: Chinese headings by default
+    zh = CliRunner().invoke(main, ["--lang", "zh", "merge", str(SAMPLES[FORM_B]), "--roster", str(ROSTER),
+                                   "-o", str(out / "zh.xlsx"), "--csv", str(out / "detail.csv")])
+    assert zh.exit_code == 0, zh.output
     return result, out
 
 
@@ -76,7 +80,7 @@ def test_exit_0_and_one_line(merged):
         f"{out / '汇总.xlsx'}: 37 of 42 workbook(s) in the totals "
         "(37 valid, 2 invalid, 1 rejected, 1 duplicate, 1 not on the roster, 14 missing); period 2023"]
     assert result.stderr == ""                                  # the totals of valid returns break no rule
-    assert sorted(os.listdir(out)) == ["detail.csv", "totals.json", "汇总.xlsx"]   # no temporary files left
+    assert sorted(os.listdir(out)) == ["detail-en.csv", "detail.csv", "totals.json", "zh.xlsx", "汇总.xlsx"]   # no temporary files left
 
 
 def test_json_and_csv_carry_the_totals_and_detail(merged):

@@ -100,7 +100,7 @@ def test_template_into_a_folder_of_returns_is_refused(returns, tmp_path):
     d = tmp_path / "t"
     d.mkdir()
     (d / MANIFEST_NAME).write_bytes(ROSTER.read_bytes())
-    result = run("template", F.FORM_A, "-o", d, "--roster", d / MANIFEST_NAME)
+    result = run("template", F.FORM_A, "-o", d, "--roster", d / MANIFEST_NAME, env={"TOOLKIT_LANG": "zh"})
     assert result.exit_code == 1 and "名单文件" in result.output
 
 

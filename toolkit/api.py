@@ -95,19 +95,19 @@ class TemplateBatch:
 
 def make_templates(form: Form | PathLike, out_dir: PathLike, roster: RosterArg = None, year: int | None = None,
                    password: str | None = None, jobs: int | None = None,
-                   progress: Callable[[int], None] | None = None) -> TemplateBatch:
+                   progress: Callable[[int], None] | None = None, contact: str = "") -> TemplateBatch:
     """Write one locked template per agency of ``roster`` (or one blank template) and manifest.csv.
 
     ``password`` protects sheets and structure; without one a password is generated and written to
     the manifest (a password you choose is not written anywhere). ``progress(n)`` is called as
-    templates are written.
+    templates are written. ``contact`` (whom agencies ask) goes into every 填表说明.
     """
     from .template import generate_templates
 
     form = load_form(form)
     agencies = load_roster(roster)
     rows, pw = generate_templates(form, os.fspath(out_dir), agencies, year=year, password=password,
-                                  jobs=jobs or os.cpu_count() or 1, progress=progress)
+                                  jobs=jobs or os.cpu_count() or 1, progress=progress, contact=contact)
     return TemplateBatch(Path(out_dir), list(rows), pw, password is None)
 
 
@@ -227,11 +227,14 @@ def merge(paths_or_results: Iterable[PathLike | Result] | PathLike | Found, rost
     return c
 
 
-def write_summary(consolidation: Consolidation, path: PathLike) -> Path:
-    """Write the summary workbook (汇总, 明细, 报送情况, 问题清单, 来源) atomically; returns the path."""
+def write_summary(consolidation: Consolidation, path: PathLike, by_group: bool = False) -> Path:
+    """Write the summary workbook (汇总, 明细, 报送情况, 问题清单, 来源) atomically; returns the path.
+
+    ``by_group`` adds one set of 汇总 sheets in the form's layout per roster group.
+    """
     from .summary import write_summary as _write
 
-    _write(consolidation, os.fspath(path))
+    _write(consolidation, os.fspath(path), by_group=by_group)
     return Path(path)
 
 

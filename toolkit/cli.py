@@ -205,9 +205,10 @@ def schema_show(file: str) -> None:
                    "manifest.csv 的密码，否则自动生成并写入其中 / protection password.")
 @click.option("--password-file", type=click.File("r", encoding="utf-8-sig"),
               help="从文件第一行读取密码 / read the password from the first line of FILE.")
+@click.option("--contact", help="联系人和电话，写入每份模板的填表说明 / whom agencies ask, printed in 填表说明.")
 @click.option("--jobs", type=click.IntRange(1, 64), default=None, help="并行进程数（默认 CPU 核数）/ worker processes.")
 def template_cmd(schema: str, out_dir: str, roster: str | None, year: int | None, password: str | None,
-                 password_file: Any, jobs: int | None) -> None:
+                 password_file: Any, contact: str | None, jobs: int | None) -> None:
     """由表单定义 SCHEMA（文件或内置编号）生成锁定的填报模板，每个单位一份，另写 manifest.csv。
 
     Generate locked Excel templates from SCHEMA (a file or a shipped id), one per agency.
@@ -224,7 +225,7 @@ def template_cmd(schema: str, out_dir: str, roster: str | None, year: int | None
     n = len(agencies) if agencies else 1
     with Progress(n, "生成模板" if lang == "zh" else "writing", sys.stderr, lang) as bar:
         batch = api.make_templates(form, out_dir, agencies, year=year, password=password, jobs=jobs,
-                                   progress=bar.advance)
+                                   progress=bar.advance, contact=contact or "")
     where = batch.manifest
     say(f"已生成 {len(batch.rows)} 份 {form.title}（{form.id} {form.version}）模板，存放于 {out_dir}"
         f"（清单：{where}{'；自动生成的密码也在其中' if batch.password_generated else ''}）",
@@ -379,6 +380,8 @@ def remind_cmd(roster: str, paths: tuple[str, ...], output: str, csv_out: str | 
               help="应报单位名单（CSV 或 XLSX）：列出未报送和不在名单的单位 / expected agencies.")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), help="另写合计与明细 JSON / also write JSON.")
 @click.option("--csv", "csv_out", type=click.Path(dir_okay=False), help="另写明细 CSV（UTF-8 带 BOM）/ also write CSV.")
+@click.option("--by-group", is_flag=True, help="另按名单分组各出一套汇总表 / one set of 汇总 sheets per roster group.")
+@click.option("--codes", is_flag=True, help="CSV 用指标代码和英文状态作列名（供程序读取）/ machine headings in --csv.")
 @click.option("--include-invalid", is_flag=True, help="有错误的报表也计入合计（会标出）/ count invalid returns too.")
 @click.option("--schema-dir", "schema_dirs", multiple=True, type=click.Path(file_okay=False, exists=True),
               help="另外的表单定义文件夹 / extra folder of form schemas.")
@@ -391,7 +394,7 @@ def remind_cmd(roster: str, paths: tuple[str, ...], output: str, csv_out: str | 
 @_office_options
 @_period_option
 def merge_cmd(paths: tuple[str, ...], output: str, roster: str | None, json_out: str | None, csv_out: str | None,
-              include_invalid: bool, schema_dirs: tuple[str, ...], manifest: str | None, jobs: int | None, annotate_dir: str | None,
+              by_group: bool, codes: bool, include_invalid: bool, schema_dirs: tuple[str, ...], manifest: str | None, jobs: int | None, annotate_dir: str | None,
               remind_out: str | None, contact: str | None, deadline: str | None, year: str | None) -> None:
     """汇总 PATHS 下回收的报表，写出汇总工作簿：合计、各单位明细、报送情况、问题清单、来源。
 
@@ -416,11 +419,11 @@ def merge_cmd(paths: tuple[str, ...], output: str, roster: str | None, json_out:
         with Progress(len(found.files), "读取" if lang == "zh" else "reading", sys.stderr, lang) as bar:
             c = api.merge(found, roster=agencies, include_invalid=include_invalid, schema_dirs=schema_dirs, jobs=jobs,
                           progress=bar.advance, period=year, manifest=manifest)
-    api.write_summary(c, output)
+    api.write_summary(c, output, by_group=by_group)
     if json_out:
         api.write_json(c, json_out)
     if csv_out:
-        api.write_csv(c, csv_out)
+        api.write_csv(c, csv_out, lang=lang, codes=codes)
     click.echo(merge_summary_line(c, output, lang))
     office = _office(contact, deadline)
     if annotate_dir:

@@ -111,7 +111,7 @@ def period_text(c: Consolidation) -> str:
     """The period the counted returns report on ("2021年度"): their identities' most common period."""
     seen = Counter(s.result.identity.period for s in c.submissions
                    if s.status != "rejected" and s.result.identity and s.result.identity.period)
-    period = seen.most_common(1)[0][0] if seen else str(c.form.period_default or "")
+    period = c.period or (seen.most_common(1)[0][0] if seen else str(c.form.period_default or ""))
     return f"{period}{c.form.period_label}" if period else ""
 
 
