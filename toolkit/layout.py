@@ -156,6 +156,20 @@ class Layout:
         """An arithmetic tree as an Excel formula body, with this layout's cell references."""
         return rx.to_excel(node, lambda c: self.ref(c, from_sheet, rename), lambda a, b: self.range_ref(a, b, from_sheet, rename))
 
+    def computed_formula(self, code: str, from_sheet: str | None = None, rename: Mapping[str, str] | None = None) -> str:
+        """The formula body of a computed indicator; a guarded one (it divides) is rounded to its
+        places and blank — not #DIV/0! — where undefined, exactly as :meth:`Form.compute` says."""
+        body = self.formula(self.form.computed[code], from_sheet, rename)
+        deps = self.form.guarded.get(code)
+        if deps is None:
+            return body
+        places = self.form.indicators[code].spec.shown_places
+        body = f'IFERROR(ROUND({body},{places}),"")'
+        if deps:
+            blank = ",".join(f'{self.ref(d, from_sheet, rename)}=""' for d in deps)
+            body = f'IF(OR({blank}),"",{body})'
+        return body
+
     def check_pass_ref(self, inst: RuleInstance, from_sheet: str | None) -> str:
         return Cell(CHECKS_SHEET, self.check_rows[inst.id], 4).ref(from_sheet)
 
@@ -168,19 +182,26 @@ class Layout:
         left = self.formula(tree.left, from_sheet)
         right = self.formula(tree.right, from_sheet)
         cond = rx.excel_holds(tree.op, left, right, inst.rule.tolerance)
+        sides = {"left": left, "right": right, "diff": f"({left})-({right})"}
+        if inst.when is not None:
+            sides["when_left"] = self.formula(inst.when.left, from_sheet)
+            sides["when_right"] = self.formula(inst.when.right, from_sheet)
         message = message_template(inst, lang)
         parts: list[str] = []
         for literal, ph in _split_message(message):
             if literal:
                 parts.append('"' + literal.replace('"', '""') + '"')
-            if ph == "left":
-                parts.append(f"({left})")
-            elif ph == "right":
-                parts.append(f"({right})")
-            elif ph == "diff":
-                parts.append(f"(({left})-({right}))")
+            if ph is not None and ph in sides:
+                parts.append(rx.excel_text_places(sides[ph], _places(inst, ph)))
         msg = "&".join(parts) or '""'
-        body = f'IFERROR(IF({cond},"{PASS_MARK}",{msg}),"{NOT_APPLICABLE_MARK}")'
+        body = f'IF({cond},"{PASS_MARK}",{msg})'
+        if inst.when is not None:
+            when = rx.excel_holds(inst.when.op, sides["when_left"], sides["when_right"])
+            body = f'IF({when},{body},"{NOT_APPLICABLE_MARK}")'
+        body = f'IFERROR({body},"{NOT_APPLICABLE_MARK}")'
+        undefined = [self.ref(c, from_sheet) for c in inst.reads if c in self.form.guarded]
+        if undefined:
+            body = f'IF(OR({",".join(f"{u}={chr(34) * 2}" for u in undefined)}),"{NOT_APPLICABLE_MARK}",{body})'
         if inst.rule.blank == "skip":
             blanks = [self.ref(c, from_sheet) for c in inst.reads if not self.form.indicators[c].computed]
             if blanks:
@@ -344,27 +365,34 @@ def message_template(inst: RuleInstance, lang: str = "zh") -> str:
     return text.replace("{col}", label).replace("{row}", label)
 
 
+def _places(inst: RuleInstance, placeholder: str) -> int | None:
+    """Decimal places a message shows a side with: the places of the indicators it reads."""
+    left, right, when_left, when_right = inst.places
+    if placeholder == "diff":
+        return None if left is None and right is None else max(left or 0, right or 0)
+    return {"left": left, "right": right, "when_left": when_left, "when_right": when_right}[placeholder]
+
+
 def _split_message(text: str) -> list[tuple[str, str | None]]:
     out: list[tuple[str, str | None]] = []
     pos = 0
-    for m in re.finditer(r"\{(left|right|diff)\}", text):
+    for m in re.finditer(r"\{(left|right|diff|when_left|when_right)\}", text):
         out.append((text[pos:m.start()], m.group(1)))
         pos = m.end()
     out.append((text[pos:], None))
     return out
 
 
-def render_message(inst: RuleInstance, left: float, right: float, lang: str = "zh") -> str:
+def render_message(inst: RuleInstance, left: float, right: float, lang: str = "zh",
+                   when_left: float | None = None, when_right: float | None = None) -> str:
     """The Python twin of the Excel message in :meth:`Layout.rule_formulas`."""
+    sides = {"left": left, "right": right, "diff": left - right, "when_left": when_left, "when_right": when_right}
     out = []
     for literal, ph in _split_message(message_template(inst, lang)):
         out.append(literal)
-        if ph == "left":
-            out.append(rx.format_number(left))
-        elif ph == "right":
-            out.append(rx.format_number(right))
-        elif ph == "diff":
-            out.append(rx.format_number(left - right))
+        if ph is not None:
+            value = sides[ph]
+            out.append("" if value is None else rx.format_places(value, _places(inst, ph)))
     return "".join(out)
 
 

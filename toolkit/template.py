@@ -21,6 +21,7 @@ from typing import Any, Iterable, Mapping, Sequence
 from xlsxwriter.worksheet import Worksheet
 
 from . import __version__
+from . import patterns
 from . import rules as rx
 from .checks import RuleResult, run_rules
 from .files import neutralise, safe_stem, unique_names, write_atomic, write_text_atomic
@@ -119,7 +120,7 @@ class TemplatePlan:
         for code, (row, col) in sl.inputs.items():
             ind = form.indicators[code]
             if ind.computed:
-                plan.formulas[(row, col)] = ("=" + lay.formula(form.computed[code], sl.name), code)
+                plan.formulas[(row, col)] = ("=" + lay.computed_formula(code, sl.name), code)
             else:
                 title = form.table(ind.table).rows[ind.row].label
                 groups.setdefault((ind.spec, title), []).append((row, col))
@@ -212,6 +213,12 @@ def _validation(spec: ValueSpec, label: str, cell: str, list_source: str | None)
         v = {"validate": "length", "criteria": "<=", "value": limit}
         err = f"内容太长：最多 {limit} 个字。"
         default_help = ""
+        if spec.pattern:
+            shape = patterns.excel_condition(spec.pattern, cell)
+            err = spec.pattern_message or "格式不正确，请按说明填写。"
+            default_help = spec.pattern_message
+            if shape is not None:
+                v = {"validate": "custom", "value": f"=AND(LEN({cell})<={limit},{shape})"}
     message = (spec.help or default_help)[:255]
     v.update(error_title="输入有误", error_message=err[:255], error_type="stop", ignore_blank=True)
     if message:
@@ -373,7 +380,8 @@ def _write_fill_sheet(ws: Worksheet, sl: SheetLayout, sp: _SheetPlan, plan: Temp
                 ind = form.indicators[code]
                 if (row, col) in sp.formulas:
                     formula, _ = sp.formulas[(row, col)]
-                    ws.write_formula(row, col, formula, fm.value(ind.spec, computed=True), cache.computed.get(code, 0.0))
+                    shown = cache.computed.get(code, 0.0)
+                    ws.write_formula(row, col, formula, fm.value(ind.spec, computed=True), "" if shown is None else shown)
                 else:
                     _write_value(ws, row, col, values.get(code), fm.value(ind.spec))
             first = sl.check_first[t.id]
