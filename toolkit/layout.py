@@ -285,7 +285,8 @@ class Layout:
             row += depth
             data_top = row
             for r in t.rows:
-                sl.texts.append(Text(row, 0, r.label, "label", level=r.level))
+                label = with_unit(r.label, r.raw.get("unit")) if t.kind == "matrix" else r.label
+                sl.texts.append(Text(row, 0, label, "label", level=r.level))
                 label_width = max(label_width, display_width(r.label) + 2 * r.level)
                 if t.kind == "list":
                     ind = self.form.indicators.get(r.code or "")
@@ -331,11 +332,20 @@ class Layout:
             n = sum(1 for _ in c.leaves())
             last_row = row if c.children else row + depth - 1
             merge = (last_row, col + n - 1) if (last_row != row or n > 1) else None
-            sl.texts.append(Text(row, col, c.label, "heading", merge))
+            sl.texts.append(Text(row, col, with_unit(c.label, c.raw.get("unit")), "heading", merge))
             if c.children:
                 self._place_columns(sl, c.children, row + 1, col, depth - 1)
             col += n
         return col
+
+
+def with_unit(label: str, unit: str | None) -> str:
+    """A matrix heading or row label with the unit its own cells are measured in: 面积（平方米）.
+
+    A list table has a unit column; a matrix shows a unit set on a column or a row in its heading
+    (a unit given only in the table's ``defaults`` belongs in the table's title or note).
+    """
+    return f"{label}（{unit}）" if unit else label
 
 
 def _fit_heights(sl: SheetLayout) -> None:
