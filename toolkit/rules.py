@@ -549,7 +549,7 @@ def excel_text_places(body: str, places: int | None) -> str:
     if places is None:
         return f"({body})"
     fmt = "0" if places == 0 else "0." + "0" * places
-    return f'TEXT(ROUND({body},{places}),"{fmt}")'
+    return f'TEXT(ROUND({body},{places})+0,"{fmt}")'  # +0: no "-0.00"
 
 
 def iter_nodes(node: Node) -> Iterable[Node]:
