@@ -342,3 +342,27 @@ def test_every_key_of_the_meta_schema_is_documented():
     assert len(keys) > 40
     missing = sorted(k for k in keys if f"`{k}`" not in doc)
     assert not missing, f"keys of the meta-schema not documented in docs/schema-language.md: {missing}"
+
+
+# ---------------------------------------------------------------------------- discoverability
+
+def test_own_forms_are_found_through_the_environment(form, tmp_path, monkeypatch):
+    from toolkit.schema import resolve
+    book = F.write(tmp_path, "own.xlsx", form, {"org_type": "企业", "filler": "李", "phone": "13812345678"})
+    r = check_file(book, Registry())
+    assert r.status == "rejected"
+    assert "--schema-dir" in r.reason("zh") and "TOOLKIT_SCHEMA_PATH" in r.reason("zh")
+    assert "--schema-dir" in r.reason("en")
+    monkeypatch.setenv("TOOLKIT_SCHEMA_PATH", str(SCHEMAS))
+    assert check_file(book, Registry()).status == "valid"
+    assert resolve("science-popularisation") == SCHEMAS / "science-popularisation.json"
+
+
+def test_schema_show_names_units_conditions_and_only_lists(form):
+    from toolkit.outline import outline
+    text = outline(form)
+    assert "- 参加人次  [people]  (unit 万人次, type decimal, places 2)" in text
+    assert "F4             经费使用率 [%] = F3.{col} / F1.{col} * 100" in text
+    assert "venue-area [error]: if S1 > 0 then S2 > 0" in text
+    assert "(each column of funds) only h1, h2:" in text and "except E9:" in text
+    assert "phone          联系电话  (text, required, pattern 0\\d{2,3}-\\d{7,8}|1\\d{10})" in text

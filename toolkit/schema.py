@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import importlib.resources
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -817,12 +818,25 @@ def shipped_schemas() -> dict[str, Path]:
     return out
 
 
+SCHEMA_PATH_VARIABLE = "TOOLKIT_SCHEMA_PATH"
+
+
+def env_schema_dirs() -> list[Path]:
+    """Folders of an office's own forms named in $TOOLKIT_SCHEMA_PATH (separated like PATH)."""
+    raw = os.environ.get(SCHEMA_PATH_VARIABLE, "")
+    return [Path(d) for d in raw.split(os.pathsep) if d.strip() and Path(d).is_dir()]
+
+
 def resolve(name_or_path: str | Path) -> Path:
-    """A schema path from a path or the id of a shipped form."""
+    """A schema path from a path, the id of a shipped form, or a form in $TOOLKIT_SCHEMA_PATH."""
     p = Path(name_or_path)
     if p.suffix.lower() == ".json" or p.exists():
         return p
     ships = shipped_schemas()
     if str(name_or_path) in ships:
         return ships[str(name_or_path)]
-    raise SchemaError(str(name_or_path), [Problem("", f'no such file, and no shipped form with that id (shipped: {", ".join(ships) or "none"})')])
+    for d in env_schema_dirs():
+        if (d / f"{name_or_path}.json").is_file():
+            return d / f"{name_or_path}.json"
+    raise SchemaError(str(name_or_path), [Problem("", f'no such file, and no shipped form with that id (shipped: {", ".join(ships) or "none"}); '
+                                              f'a form of your own: give its path, or name its folder in ${SCHEMA_PATH_VARIABLE}')])
