@@ -17,9 +17,9 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import filled as F
 import pytest
 
-import filled as F
 from toolkit import patterns
 from toolkit import rules as rx
 from toolkit.checks import run_rules

@@ -68,7 +68,7 @@ def _shown(form: Form, results: list[Any]) -> tuple[dict[str, str], dict[str, di
     checks_sheet, *sheets = results
     checks = {inst.id: checks_sheet[a1(lay.check_rows[inst.id], 3)]["string"] for inst in form.instances}
     computed: dict[str, dict[str, Any]] = {}
-    for sl, got in zip(lay.sheets, sheets):
+    for sl, got in zip(lay.sheets, sheets, strict=False):
         for code in form.computed:
             if code in sl.inputs:
                 computed[code] = got[a1(*sl.inputs[code])]

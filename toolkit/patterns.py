@@ -27,9 +27,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Union
 
-__all__ = ["PatternError", "Pattern", "compile_pattern", "excel_condition", "MAX_TEXT"]
+__all__ = ["MAX_TEXT", "Pattern", "PatternError", "compile_pattern", "excel_condition"]
 
 MAX_REPEAT = 100
 MAX_STATES = 3000
@@ -66,22 +65,22 @@ SPACE = CharSet(((9, 9), (32, 32)))
 
 @dataclass(frozen=True)
 class Cat:
-    items: tuple["PNode", ...]
+    items: tuple[PNode, ...]
 
 
 @dataclass(frozen=True)
 class Alt:
-    options: tuple["PNode", ...]
+    options: tuple[PNode, ...]
 
 
 @dataclass(frozen=True)
 class Repeat:
-    node: "PNode"
+    node: PNode
     min: int
     max: int | None
 
 
-PNode = Union[CharSet, Cat, Alt, Repeat]
+PNode = CharSet | Cat | Alt | Repeat
 
 
 class _Parser:

@@ -753,7 +753,8 @@ class _Builder:
                 continue
             rules.append(rule)
             for key, lbl in places:
-                text, when_text = rule.expr, rule.when
+                text = rule.expr
+                when_text: str | None = rule.when
                 if key is not None:
                     token = "{col}" if rule.each == "column" else "{row}"
                     text = text.replace(token, key)
