@@ -366,3 +366,14 @@ def test_schema_show_names_units_conditions_and_only_lists(form):
     assert "venue-area [error]: if S1 > 0 then S2 > 0" in text
     assert "(each column of funds) only h1, h2:" in text and "except E9:" in text
     assert "phone          联系电话  (text, required, pattern 0\\d{2,3}-\\d{7,8}|1\\d{10})" in text
+
+
+def test_a_computed_mismatch_prints_amounts_with_their_places(form, tmp_path):
+    book = F.write(tmp_path, "m.xlsx", form, {"org_type": "企业", "filler": "李", "phone": "13812345678",
+                                             "F1.h1": 100.1, "F1.h2": 49.9})
+    lay = layout_of(form)
+    c = lay.cells["F1.total"]
+    tampered = F.set_cached(book, c.sheet, c.address.split("!")[1], 150.5)
+    r = check_file(tampered, Registry([SCHEMAS]))
+    (issue,) = [i for i in r.issues if i.kind == "computed_mismatch"]
+    assert "表中显示 150.50，按各项计算应为 150.00" in issue.message()

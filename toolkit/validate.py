@@ -167,7 +167,9 @@ def _validate(raw: RawWorkbook, form: Form, result: Result) -> None:
                 shown = as_shown.get(code)
                 if shown is not None and abs(cached - shown) <= 1e-6:
                     continue
-            result.issues.append(Issue("computed_mismatch", "error", {"label": ind.label, "raw": rx.format_number(cached), "value": rx.format_number(want)}, code=code, cell=cell))
+            places = ind.spec.places if ind.spec.type == "decimal" else None
+            result.issues.append(Issue("computed_mismatch", "error", {"label": ind.label, "raw": rx.format_places(cached, places),
+                                                                      "value": rx.format_places(want, places)}, code=code, cell=cell))
     for inst in form.instances:
         res = evaluate_instance(form, inst, values)
         if res.failed:
