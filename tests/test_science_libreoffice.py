@@ -177,3 +177,21 @@ def test_merge_recomputes_the_ratio_over_the_totals(filled, form, tmp_path):
     assert c.totals["F1.h2"] == pytest.approx(100.0) and c.totals["F3.h2"] == 25
     assert c.totals["F4.h2"] == 25.0            # 25 / 100 × 100, over the totals, not an average of ratios
     assert c.totals["P7"] == 30.0
+
+
+def test_libreoffice_validation_and_the_reader_agree_on_the_pattern(lo, filled, form):
+    """The mobile-number validation formula, judged by LibreOffice, against the reader's matcher."""
+    from toolkit import patterns
+
+    sheet, mobile = _cell(form, "mobile")
+    pattern = patterns.compile_pattern(form.header[[f.code for f in form.header].index("mobile")].spec.pattern or "")
+    samples = ["13812345678", "1381234567", "138123456789", "23812345678", "1381234567x", "1 3812345678",
+               "１３８１２３４５６７８", "13812.45678", "1381234567 ", "-1381234567", "1e100000000", "10000000000"]
+    ops: list[dict[str, Any]] = [{"op": "open", "path": str(filled.template)}]
+    for text in samples:
+        ops += [{"op": "set", "sheet": sheet, "cell": mobile, "value": text}, {"op": "invalid", "sheet": sheet}]
+    ops.append({"op": "close"})
+    results = lo.run(ops)
+    marked = {text: mobile in results[2 + 2 * i] for i, text in enumerate(samples)}
+    assert marked == {text: not pattern.fullmatch(text) for text in samples}
+    assert sum(marked.values()) == len(samples) - 2
