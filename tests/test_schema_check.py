@@ -71,6 +71,15 @@ EXPECTED: dict[str, tuple[str, str]] = {
     "reserved_sheet.json": ("/tables/0/sheet", 'sheet name "审核" is reserved'),
     "sheet_case_clash.json": ("/tables/1/sheet", 'differs from "Data" only in case'),
     "sheet_not_contiguous.json": ("/tables/2/sheet", 'tables on sheet "S1" must follow each other'),
+    # patterns and conditional rules (issue 17)
+    "pattern_unclosed.json": ("/header/0/pattern", "is not a usable pattern: '(' without ')' at character 8"),
+    "pattern_lookaround.json": ("/header/0/pattern", "only plain groups"),
+    "pattern_on_integer.json": ("/tables/0/rows/0", '"pattern" only applies to type "text"'),
+    "field_unknown_key.json": ("/header/0", "unknown key(s) ('shape' was unexpected)"),
+    "conditional_unknown_code.json": ("/rules/0/expr", 'unknown indicator code "Z" in \'if Z > 0 then B > 0\''),
+    "when_unknown_code.json": ("/rules/0/when", 'unknown indicator code "Z"'),
+    "when_and_if.json": ("/rules/0/when", 'either as "when" or as "if … then …"'),
+    "when_placeholder_without_condition.json": ("/rules/0/message", "{when_left} quotes the condition"),
     # shape (the meta-schema) and the file itself
     "bad_version.json": ("/version", "'1.0' has the wrong form"),
     "bad_id_capitals.json": ("/id", "'Broken-Example' has the wrong form"),

@@ -20,6 +20,8 @@ class RuleResult:
     status: str               # "pass" | "fail" | "n/a"
     left: float | None = None
     right: float | None = None
+    when_left: float | None = None    # the condition's sides, for an "if … then …" rule
+    when_right: float | None = None
 
     @property
     def failed(self) -> bool:
@@ -28,7 +30,7 @@ class RuleResult:
     def message(self, lang: str = "zh") -> str:
         if self.left is None or self.right is None:
             return ""
-        return render_message(self.instance, self.left, self.right, lang)
+        return render_message(self.instance, self.left, self.right, lang, self.when_left, self.when_right)
 
 
 def with_computed(form: Form, values: Mapping[str, float | None]) -> dict[str, float | None]:
@@ -38,15 +40,25 @@ def with_computed(form: Form, values: Mapping[str, float | None]) -> dict[str, f
 
 
 def evaluate_instance(form: Form, inst: RuleInstance, values: Mapping[str, float | None]) -> RuleResult:
+    """One rule over the values: "n/a" when a blank it skips, an undefined computed value or a
+    zero divisor leaves it undecided, or when the condition of an "if … then …" rule does not hold."""
     if inst.rule.blank == "skip" and any(values.get(c) is None and c not in form.computed for c in inst.reads):
         return RuleResult(inst, "n/a")
+    if any(c in form.guarded and values.get(c) is None for c in inst.reads):
+        return RuleResult(inst, "n/a")
+    when_left = when_right = None
     try:
+        if inst.when is not None:
+            when_left = form.compiled(inst.when.left)(values)
+            when_right = form.compiled(inst.when.right)(values)
+            if not rx.holds(inst.when.op, when_left, when_right):
+                return RuleResult(inst, "n/a", when_left=when_left, when_right=when_right)
         left = form.compiled(inst.tree.left)(values)
         right = form.compiled(inst.tree.right)(values)
     except rx.NotApplicable:
         return RuleResult(inst, "n/a")
     ok = rx.holds(inst.tree.op, left, right, inst.rule.tolerance)
-    return RuleResult(inst, "pass" if ok else "fail", left, right)
+    return RuleResult(inst, "pass" if ok else "fail", left, right, when_left, when_right)
 
 
 def run_rules(form: Form, values: Mapping[str, float | None], recompute: bool = True) -> list[RuleResult]:

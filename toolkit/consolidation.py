@@ -59,7 +59,7 @@ class Submission:
 class Consolidation:
     form: Form
     submissions: list[Submission]
-    totals: dict[str, float]
+    totals: dict[str, float | None]
     missing: list[Agency] = field(default_factory=list)
     roster: list[Agency] | None = None
     rule_results: list[RuleResult] = field(default_factory=list)
@@ -233,7 +233,7 @@ def _resolve_duplicates(subs: list[Submission]) -> None:
             s.note = f"同一单位另有较新的一份（{Path(winner.result.file).name}），本份未采用"
 
 
-def _totals(form: Form, results: Sequence[Result]) -> dict[str, float]:
+def _totals(form: Form, results: Sequence[Result]) -> dict[str, float | None]:
     """Sum every numeric input over the used workbooks, then recompute computed indicators."""
     sums: dict[str, float] = {}
     for ind in form.inputs:
@@ -246,7 +246,8 @@ def _totals(form: Form, results: Sequence[Result]) -> dict[str, float]:
                 total += v
         sums[ind.code] = round(total, 10)
     full = with_computed(form, sums)
-    return {c: (v if v is not None else 0.0) for c, v in full.items()}
+    # a guarded computed value (a ratio over nothing) stays None: blank, not 0
+    return {c: (v if v is not None or c in form.guarded else 0.0) for c, v in full.items()}
 
 
 def merge(paths: Sequence[str], registry: Registry | None = None, roster: Sequence[Agency] | None = None,

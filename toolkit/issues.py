@@ -30,6 +30,8 @@ TEMPLATES: dict[str, tuple[str, str]] = {
     "prefill_altered": ("「{label}」是预先填好的（{value}），已被改为“{raw}”；请使用下发的模板", "{label}: prefilled as {value!r} but changed to {raw!r}"),
     "bad_date": ("「{label}」应填日期，实际为“{raw}”", "{label}: expected a date, found {raw!r}"),
     "bad_choice": ("「{label}」只能从下拉列表中选择，实际为“{raw}”", "{label}: {raw!r} is not one of the allowed choices"),
+    "bad_pattern": ("「{label}」格式不正确：“{raw}”{hint}", "{label}: {raw!r} does not have the required form ({pattern})"),
+    "dash_blank": ("「{label}」填的是“{raw}”，已按“无此项”留空读取，请核实", "{label}: {raw!r} was read as blank (no such item)"),
     "too_long": ("「{label}」内容太长（{length} 字，最多 {max_length} 字）", "{label}: text too long ({length} characters, at most {max_length})"),
     "protection_removed": ("工作表「{sheet}」的保护已被取消（数值仍已读取）", "sheet {sheet}: protection was removed (values were still read)"),
     "structure_unlocked": ("工作簿结构保护未保留（用 LibreOffice 或 WPS 保存时常见，无需处理；数值已正常读取）",

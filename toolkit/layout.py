@@ -176,6 +176,20 @@ class Layout:
         """An arithmetic tree as an Excel formula body, with this layout's cell references."""
         return rx.to_excel(node, lambda c: self.ref(c, from_sheet, rename), lambda a, b: self.range_ref(a, b, from_sheet, rename))
 
+    def computed_formula(self, code: str, from_sheet: str | None = None, rename: Mapping[str, str] | None = None) -> str:
+        """The formula body of a computed indicator; a guarded one (it divides) is rounded to its
+        places and blank — not #DIV/0! — where undefined, exactly as :meth:`Form.compute` says."""
+        body = self.formula(self.form.computed[code], from_sheet, rename)
+        deps = self.form.guarded.get(code)
+        if deps is None:
+            return body
+        places = self.form.indicators[code].spec.shown_places
+        body = f'IFERROR(ROUND({body},{places}),"")'
+        if deps:
+            blank = ",".join(f'{self.ref(d, from_sheet, rename)}=""' for d in deps)
+            body = f'IF(OR({blank}),"",{body})'
+        return body
+
     def check_pass_ref(self, inst: RuleInstance, from_sheet: str | None) -> str:
         return Cell(CHECKS_SHEET, self.check_rows[inst.id], 4).ref(from_sheet)
 
@@ -188,19 +202,26 @@ class Layout:
         left = self.formula(tree.left, from_sheet)
         right = self.formula(tree.right, from_sheet)
         cond = rx.excel_holds(tree.op, left, right, inst.rule.tolerance)
+        sides = {"left": left, "right": right, "diff": f"({left})-({right})"}
+        if inst.when is not None:
+            sides["when_left"] = self.formula(inst.when.left, from_sheet)
+            sides["when_right"] = self.formula(inst.when.right, from_sheet)
         message = message_template(inst, lang)
         parts: list[str] = []
         for literal, ph in _split_message(message):
             if literal:
                 parts.append('"' + literal.replace('"', '""') + '"')
-            if ph == "left":
-                parts.append(f"({left})")
-            elif ph == "right":
-                parts.append(f"({right})")
-            elif ph == "diff":
-                parts.append(f"(({left})-({right}))")
+            if ph is not None and ph in sides:
+                parts.append(rx.excel_text_places(sides[ph], _places(inst, ph)))
         msg = "&".join(parts) or '""'
-        body = f'IFERROR(IF({cond},"{PASS_MARK}",{msg}),"{NOT_APPLICABLE_MARK}")'
+        body = f'IF({cond},"{PASS_MARK}",{msg})'
+        if inst.when is not None:
+            when = rx.excel_holds(inst.when.op, sides["when_left"], sides["when_right"])
+            body = f'IF({when},{body},"{NOT_APPLICABLE_MARK}")'
+        body = f'IFERROR({body},"{NOT_APPLICABLE_MARK}")'
+        undefined = [self.ref(c, from_sheet) for c in inst.reads if c in self.form.guarded]
+        if undefined:
+            body = f'IF(OR({",".join(f"{u}={chr(34) * 2}" for u in undefined)}),"{NOT_APPLICABLE_MARK}",{body})'
         if inst.rule.blank == "skip":
             blanks = [self.ref(c, from_sheet) for c in inst.reads if not self.form.indicators[c].computed]
             if blanks:
@@ -287,7 +308,8 @@ class Layout:
             row += depth
             data_top = row
             for r in t.rows:
-                sl.texts.append(Text(row, 0, r.label, "label", level=r.level))
+                label = with_unit(r.label, r.raw.get("unit")) if t.kind == "matrix" else r.label
+                sl.texts.append(Text(row, 0, label, "label", level=r.level))
                 label_width = max(label_width, display_width(r.label) + 2 * r.level)
                 if t.kind == "list":
                     ind = self.form.indicators.get(r.code or "")
@@ -332,7 +354,7 @@ class Layout:
             n = sum(1 for _ in c.leaves())
             last_row = row if c.children else row + depth - 1
             merge = (last_row, col + n - 1) if (last_row != row or n > 1) else None
-            sl.texts.append(Text(row, col, c.label, "heading", merge))
+            sl.texts.append(Text(row, col, with_unit(c.label, c.raw.get("unit")), "heading", merge))
             if c.children:
                 self._place_columns(sl, c.children, row + 1, col, depth - 1)
             col += n
@@ -346,6 +368,15 @@ def _check_width(sl: SheetLayout, data_width: float) -> float:
                    for insts in sl.checks.values() for i in insts), default=20.0)
     cap = (80.0 if data_width <= 100 else 30.0) if sl.landscape else 56.0
     return float(min(max(longest, 20.0), cap))
+
+
+def with_unit(label: str, unit: str | None) -> str:
+    """A matrix heading or row label with the unit its own cells are measured in: 面积（平方米）.
+
+    A list table has a unit column; a matrix shows a unit set on a column or a row in its heading
+    (a unit given only in the table's ``defaults`` belongs in the table's title or note).
+    """
+    return f"{label}（{unit}）" if unit else label
 
 
 def _fit_heights(sl: SheetLayout) -> None:
@@ -375,27 +406,34 @@ def message_template(inst: RuleInstance, lang: str = "zh") -> str:
     return text.replace("{col}", label).replace("{row}", label)
 
 
+def _places(inst: RuleInstance, placeholder: str) -> int | None:
+    """Decimal places a message shows a side with: the places of the indicators it reads."""
+    left, right, when_left, when_right = inst.places
+    if placeholder == "diff":
+        return None if left is None and right is None else max(left or 0, right or 0)
+    return {"left": left, "right": right, "when_left": when_left, "when_right": when_right}[placeholder]
+
+
 def _split_message(text: str) -> list[tuple[str, str | None]]:
     out: list[tuple[str, str | None]] = []
     pos = 0
-    for m in re.finditer(r"\{(left|right|diff)\}", text):
+    for m in re.finditer(r"\{(left|right|diff|when_left|when_right)\}", text):
         out.append((text[pos:m.start()], m.group(1)))
         pos = m.end()
     out.append((text[pos:], None))
     return out
 
 
-def render_message(inst: RuleInstance, left: float, right: float, lang: str = "zh") -> str:
+def render_message(inst: RuleInstance, left: float, right: float, lang: str = "zh",
+                   when_left: float | None = None, when_right: float | None = None) -> str:
     """The Python twin of the Excel message in :meth:`Layout.rule_formulas`."""
+    sides = {"left": left, "right": right, "diff": left - right, "when_left": when_left, "when_right": when_right}
     out = []
     for literal, ph in _split_message(message_template(inst, lang)):
         out.append(literal)
-        if ph == "left":
-            out.append(rx.format_number(left))
-        elif ph == "right":
-            out.append(rx.format_number(right))
-        elif ph == "diff":
-            out.append(rx.format_number(left - right))
+        if ph is not None:
+            value = sides[ph]
+            out.append("" if value is None else rx.format_places(value, _places(inst, ph)))
     return "".join(out)
 
 

@@ -7,7 +7,8 @@ from .schema import Column, Form
 
 def _column_lines(col: Column, depth: int) -> list[str]:
     key = f"  [{col.key}]" if col.key else ""
-    out = [f"{'  ' * depth}- {col.label}{key}"]
+    extra = ", ".join(f"{k} {col.raw[k]}" for k in ("unit", "type", "places", "computed") if k in col.raw)
+    out = [f"{'  ' * depth}- {col.label}{key}{f'  ({extra})' if extra else ''}"]
     for c in col.children:
         out.extend(_column_lines(c, depth + 1))
     return out
@@ -22,6 +23,7 @@ def outline(form: Form) -> str:
         lines.append("Header fields:")
         for f in form.header:
             extra = ", ".join(x for x in (f.spec.type, "required" if f.spec.required else "",
+                                          f"pattern {f.spec.pattern}" if f.spec.pattern else "",
                                           f"prefilled from {f.prefill}" if f.prefill else "",
                                           "locked" if f.locked else "") if x)
             lines.append(f"  {f.code:<14} {f.label}  ({extra})")
@@ -40,13 +42,20 @@ def outline(form: Form) -> str:
                 lines.append(f"    {'':<14} {ind}{r.label}")
             else:
                 spec = form.indicators.get(r.code if t.kind == "list" else f"{r.code}.{t.leaves[0].key}")
-                unit = f" [{spec.spec.unit}]" if spec is not None and spec.spec.unit and t.kind == "list" else ""
-                comp = " = " + spec.spec.computed if spec is not None and spec.spec.computed and t.kind == "list" else ""
+                own_unit = r.raw.get("unit") if t.kind == "matrix" else (spec.spec.unit if spec is not None else "")
+                unit = f" [{own_unit}]" if own_unit else ""
+                row_comp = r.raw.get("computed") if t.kind == "matrix" else (spec.spec.computed if spec is not None else None)
+                comp = f" = {row_comp}" if row_comp else ""
                 lines.append(f"    {r.code:<14} {ind}{r.label}{unit}{comp}")
         lines.append("")
     if form.rules:
         lines.append("Rules:")
         for r in form.rules:
             each = f" (each {r.each} of {r.table})" if r.each else ""
-            lines.append(f"  {r.id} [{r.severity}]{each}: {r.expr}")
+            if r.only:
+                each += f" only {', '.join(r.only)}"
+            if r.exclude:
+                each += f" except {', '.join(r.exclude)}"
+            expr = f"if {r.when} then {r.expr}" if r.when else r.expr
+            lines.append(f"  {r.id} [{r.severity}]{each}: {expr}")
     return "\n".join(lines)

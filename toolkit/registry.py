@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from .package import Rejected
-from .schema import Form, SchemaError, load_form, shipped_schemas
+from .schema import SCHEMA_PATH_VARIABLE, Form, SchemaError, env_schema_dirs, load_form, shipped_schemas
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,8 @@ class Registry:
         self.problems: list[str] = []
         paths: list[Path] = list(shipped_schemas().values()) if include_shipped else []
         for d in self.schema_dirs:
+            paths.extend(sorted(Path(d).glob("*.json")))
+        for d in env_schema_dirs():   # an office's own forms, without --schema-dir on every command
             paths.extend(sorted(Path(d).glob("*.json")))
         for p in paths:
             try:
@@ -86,8 +88,10 @@ class Registry:
                 raise Rejected(f"表单 {form_id} 的版本 {version} 未知（已知版本：{'、'.join(versions)}）",
                                f"version {version} of form {form_id} is not known (known versions: {', '.join(versions)})")
             ids = sorted({i for i, _ in self.known()})
-            raise Rejected(f"未知的表单 {form_id}（已知：{'、'.join(ids)}）",
-                           f"unknown form {form_id!r} (known: {', '.join(ids)})")
+            raise Rejected(f"未知的表单 {form_id}（已知：{'、'.join(ids)}；自有表单请用 --schema-dir 指定其所在文件夹，"
+                           f"或设置环境变量 {SCHEMA_PATH_VARIABLE}）",
+                           f"unknown form {form_id!r} (known: {', '.join(ids)}; for a form of your own, name its folder "
+                           f"with --schema-dir or in the environment variable {SCHEMA_PATH_VARIABLE})")
         try:
             form = load_form(self._paths[key])
         except SchemaError as e:

@@ -20,9 +20,9 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
 from typing import Callable, Iterable, Mapping, Sequence, Union
 
 __all__ = [
-    "ExpressionError", "NotApplicable", "Num", "Ref", "Range", "Neg", "BinOp", "Call", "Compare",
-    "parse", "parse_comparison", "parse_arithmetic", "codes", "evaluate", "to_excel",
-    "format_number", "COMPARISONS",
+    "ExpressionError", "NotApplicable", "Num", "Ref", "Range", "Neg", "BinOp", "Call", "Compare", "Implies",
+    "parse", "parse_comparison", "parse_rule", "parse_arithmetic", "codes", "evaluate", "to_excel",
+    "format_number", "format_places", "has_division", "COMPARISONS",
 ]
 
 
@@ -84,7 +84,18 @@ class Compare:
     right: "Node"
 
 
-Node = Union[Num, Ref, Range, Neg, BinOp, Call, Compare]
+@dataclass(frozen=True)
+class Implies:
+    """``if WHEN then THEN`` — a rule that applies only while WHEN holds ("A > 0 requires B > 0").
+
+    Both parts are comparisons of arithmetic trees, so anything an arithmetic tree may hold (a
+    later ``prev(code)`` call included) can appear on either side without a new kind of rule.
+    """
+    when: Compare
+    then: Compare
+
+
+Node = Union[Num, Ref, Range, Neg, BinOp, Call, Compare, Implies]
 
 COMPARISONS = ("==", "!=", "<=", ">=", "<", ">")
 FUNCTIONS = {"sum": (1, None), "abs": (1, 1), "min": (1, None), "max": (1, None), "round": (2, 2)}
@@ -151,7 +162,42 @@ class _Parser:
         kind, v, pos = self.peek()
         return ExpressionError(f"{what}, found {v or 'the end'!r}", self.text, pos)
 
+    def keyword(self, word: str) -> bool:
+        kind, v, _ = self.peek()
+        nxt = self.toks[min(self.i + 1, len(self.toks) - 1)]
+        return kind == "name" and v.lower() == word and not (nxt[0] == "op" and nxt[1] in ("(", ":"))
+
+    def rule(self) -> Node:
+        """A rule: one comparison, or ``if <comparison> then <comparison>``."""
+        if not self.keyword("if"):
+            return self.top()
+        pos = self.take()[2]
+        when = self.comparison()
+        if not self.keyword("then"):
+            raise self.fail("expected 'then' after the condition of 'if'")
+        self.take()
+        then = self.comparison()
+        if self.peek()[0] != "end":
+            raise self.fail("expected the end of the rule")
+        if not isinstance(when, Compare) or not isinstance(then, Compare):
+            raise ExpressionError("'if … then …' needs a comparison on both sides", self.text, pos)
+        return Implies(when, then)
+
+    def comparison(self) -> Node:
+        left = self.additive()
+        kind, v, pos = self.peek()
+        if kind == "op" and v in COMPARISONS:
+            self.take()
+            right = self.additive()
+            k2, v2, p2 = self.peek()
+            if k2 == "op" and v2 in COMPARISONS:
+                raise ExpressionError("only one comparison is allowed", self.text, p2)
+            return Compare(v, left, right)
+        raise self.fail("expected a comparison (==, !=, <, <=, >, >=)")
+
     def top(self) -> Node:
+        if self.keyword("if") or self.keyword("then"):
+            raise self.fail("'if … then …' is only allowed in a rule")
         left = self.additive()
         kind, v, pos = self.peek()
         if kind == "op" and v in COMPARISONS:
@@ -265,6 +311,21 @@ def parse_comparison(text: str) -> Compare:
     return node
 
 
+def parse_rule(text: str) -> Compare | Implies:
+    """Parse a rule: one comparison, or ``if <comparison> then <comparison>``."""
+    if not isinstance(text, str) or not text.strip():
+        raise ExpressionError("the expression is empty", str(text), 0)
+    node = _Parser(text).rule()
+    if not isinstance(node, (Compare, Implies)):
+        raise ExpressionError("a rule must compare two sides (==, !=, <, <=, >, >=)", text, None)
+    return node
+
+
+def is_conditional(text: str) -> bool:
+    """Whether a rule's text is an ``if … then …`` rule (it may still fail to parse)."""
+    return bool(re.match(r"\s*if\b(?!\s*[(:])", text or "", re.I))
+
+
 def parse_arithmetic(text: str) -> Node:
     node = parse(text)
     if isinstance(node, Compare):
@@ -292,6 +353,9 @@ def codes(node: Node, expand: RangeExpander) -> list[str]:
         elif isinstance(n, (BinOp, Compare)):
             walk(n.left)
             walk(n.right)
+        elif isinstance(n, Implies):
+            walk(n.when)
+            walk(n.then)
         elif isinstance(n, Call):
             for a in n.args:
                 walk(a)
@@ -413,6 +477,8 @@ def to_excel(node: Node, cell: CellRef, cells: RangeRef) -> str:
         return f"{node.name.upper()}({','.join(to_excel(a, cell, cells) for a in node.args)})"
     if isinstance(node, Compare):
         return f"{to_excel(node.left, cell, cells)}{_EXCEL_OP[node.op]}{to_excel(node.right, cell, cells)}"
+    if isinstance(node, Implies):
+        return f"IF({to_excel(node.when, cell, cells)},{to_excel(node.then, cell, cells)},TRUE)"
     raise TypeError(node)
 
 
@@ -462,6 +528,30 @@ def format_number(x: float) -> str:
     return text
 
 
+def format_places(x: float, places: int | None) -> str:
+    """A number with exactly ``places`` decimals, rounded as Excel's TEXT(x, "0.00") shows it.
+
+    ``None`` keeps :func:`format_number` (integer sides: what the General format shows). No
+    float noise (0.499999999999773 → 0.50) and no lost places (150 → 150.00 for 万元 with 2 places).
+    """
+    if places is None:
+        return format_number(x)
+    if not math.isfinite(x):
+        return format_number(x)
+    r = _excel_round(float(x), places) + 0.0   # + 0.0: no "-0.00"
+    if r == 0:
+        r = 0.0
+    return f"{r:.{places}f}"
+
+
+def excel_text_places(body: str, places: int | None) -> str:
+    """The Excel twin of :func:`format_places` over a rendered formula body."""
+    if places is None:
+        return f"({body})"
+    fmt = "0" if places == 0 else "0." + "0" * places
+    return f'TEXT(ROUND({body},{places})+0,"{fmt}")'  # +0: no "-0.00"
+
+
 def iter_nodes(node: Node) -> Iterable[Node]:
     yield node
     if isinstance(node, Neg):
@@ -469,9 +559,17 @@ def iter_nodes(node: Node) -> Iterable[Node]:
     elif isinstance(node, (BinOp, Compare)):
         yield from iter_nodes(node.left)
         yield from iter_nodes(node.right)
+    elif isinstance(node, Implies):
+        yield from iter_nodes(node.when)
+        yield from iter_nodes(node.then)
     elif isinstance(node, Call):
         for a in node.args:
             yield from iter_nodes(a)
+
+
+def has_division(node: Node) -> bool:
+    """Whether the tree divides: its value can be undefined (a zero divisor) and need not be whole."""
+    return any(isinstance(n, BinOp) and n.op == "/" for n in iter_nodes(node))
 
 
 Compiled = Callable[[Mapping[str, "float | None"]], float]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import importlib.resources
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -20,6 +21,7 @@ from typing import Any, Iterator, Mapping, Sequence
 
 import jsonschema
 
+from . import patterns
 from . import rules as rx
 from .errors import SchemaProblem
 
@@ -31,7 +33,8 @@ META_SCHEMA_PATH = SCHEMA_DIR / "indicator-schema.json"
 RESERVED_SHEETS = ("填表说明", "审核", "退回说明", "_toolkit", "_lists")
 NUMERIC_TYPES = ("integer", "decimal")
 PREFILL_SOURCES = ("agency.code", "agency.name", "agency.group", "period")
-MESSAGE_PLACEHOLDERS = ("left", "right", "diff", "col", "row")
+MESSAGE_PLACEHOLDERS = ("left", "right", "diff", "col", "row", "when_left", "when_right")
+DASH_MODES = ("error", "blank")
 
 
 # ---------------------------------------------------------------------------- problems
@@ -74,10 +77,18 @@ class ValueSpec:
     choices: tuple[str, ...] = ()
     computed: str | None = None
     max_length: int | None = None
+    pattern: str | None = None      # a text must match it whole (toolkit.patterns' safe subset)
+    pattern_message: str = ""       # what the person is told when it does not
+    dash: str = "error"             # "-" or "—" in a number cell: an error, or blank with a warning
 
     @property
     def numeric(self) -> bool:
         return self.type in NUMERIC_TYPES
+
+    @property
+    def shown_places(self) -> int:
+        """Decimal places the value is shown and rounded with: ``places`` for a decimal, else 0."""
+        return self.places if self.type == "decimal" else 0
 
     @property
     def lower(self) -> float | None:
@@ -87,7 +98,8 @@ class ValueSpec:
         return self.min
 
 
-_SPEC_KEYS = ("type", "places", "min", "max", "required", "unit", "help", "choices", "computed", "max_length")
+_SPEC_KEYS = ("type", "places", "min", "max", "required", "unit", "help", "choices", "computed", "max_length",
+              "pattern", "pattern_message", "dash")
 
 
 def _merge_spec(base: ValueSpec, raw: Mapping[str, Any]) -> ValueSpec:
@@ -226,6 +238,7 @@ class Rule:
     table: str | None = None
     only: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
+    when: str | None = None
     pointer: str = ""
 
 
@@ -237,6 +250,14 @@ class RuleInstance:
     key: str | None = None           # the column key / row code it was applied to
     place_label: str | None = None   # that column's / row's label, for {col} / {row}
     reads: tuple[str, ...] = ()      # every code the rule reads, in order
+    when: rx.Compare | None = None   # the condition of an "if … then …" rule
+    # decimal places of {left}, {right}, {when_left}, {when_right} in messages (None: as General shows)
+    places: tuple[int | None, int | None, int | None, int | None] = (None, None, None, None)
+
+    @property
+    def expression(self) -> rx.Compare | rx.Implies:
+        """The whole rule as one tree (what the Python check and the Excel formula both render)."""
+        return self.tree if self.when is None else rx.Implies(self.when, self.tree)
 
     @property
     def id(self) -> str:
@@ -274,6 +295,9 @@ class Form:
     contact: str = ""
     instructions: tuple[str, ...] = ()
     source: str = ""
+    # computed codes whose value can be undefined (a division, or reading such a code): code → the
+    # undefined-able computed codes it reads. Such a value is blank when undefined and rounded to its places.
+    guarded: dict[str, tuple[str, ...]] = field(default_factory=dict)
     _memo: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -305,15 +329,30 @@ class Form:
     def inputs(self) -> list[Indicator]:
         return [i for i in self.indicators.values() if not i.computed]
 
-    def compute(self, values: Mapping[str, float | None]) -> dict[str, float]:
-        """Values of every computed indicator from the inputs (blank counts as 0)."""
+    def compute(self, values: Mapping[str, float | None]) -> dict[str, float | None]:
+        """Values of every computed indicator from the inputs (blank counts as 0).
+
+        A guarded value (see ``guarded``) is None where it is undefined — a zero divisor, or an
+        undefined computed value it reads — and otherwise rounded to its places, as the template's
+        ``IFERROR(ROUND(…),"")`` shows it.
+        """
         merged: dict[str, float | None] = dict(values)
-        out: dict[str, float] = {}
+        out: dict[str, float | None] = {}
         for code, tree in self.computed.items():
-            try:
-                v = self.compiled(tree)(merged)
-            except rx.NotApplicable:
-                v = 0.0
+            deps = self.guarded.get(code)
+            v: float | None
+            if deps is None:
+                try:
+                    v = self.compiled(tree)(merged)
+                except rx.NotApplicable:
+                    v = 0.0
+            elif any(merged.get(d) is None for d in deps):
+                v = None
+            else:
+                try:
+                    v = rx._excel_round(self.compiled(tree)(merged), self.indicators[code].spec.shown_places) + 0.0
+                except rx.NotApplicable:
+                    v = None
             merged[code] = v
             out[code] = v
         return out
@@ -446,6 +485,7 @@ class _Builder:
             last_sheet = sheet
             self.tables.append(self.add_table(raw, ptr))
         computed = self.check_computed()
+        guarded = self.guard_computed(computed)
         rules, instances = self.add_rules()
         if self.problems:
             return None, self.problems
@@ -457,8 +497,38 @@ class _Builder:
             subtitle=doc.get("subtitle", ""), period_kind=period.get("kind", "year"),
             period_label=period.get("label", "年度"), period_default=period.get("default"),
             contact=doc.get("contact", ""), instructions=tuple(doc.get("instructions", ())),
+            guarded=guarded,
         )
         return form, []
+
+    def guard_computed(self, computed: Mapping[str, rx.Node]) -> dict[str, tuple[str, ...]]:
+        """Computed codes that can be undefined: they divide, or read one that can (in evaluation order)."""
+        fake = Form(id="", version="", title="", document={}, content_hash="", tables=tuple(self.tables),
+                    header=(), rules=(), indicators=self.indicators, computed={}, instances=())
+        guarded: dict[str, tuple[str, ...]] = {}
+        for code, tree in computed.items():
+            deps = tuple(d for d in rx.codes(tree, fake.expand) if d in guarded)
+            if deps or rx.has_division(tree):
+                guarded[code] = deps
+        return guarded
+
+    def places_of(self, node: rx.Node) -> int | None:
+        """How many decimals a side of a rule is shown with in a message: its decimals' places;
+        2 for a side that divides or scales by a fraction; None (as General shows) for whole numbers."""
+        places = [self.indicators[c].spec.shown_places for n in rx.iter_nodes(node) if isinstance(n, rx.Ref)
+                  for c in [n.code] if c in self.indicators and self.indicators[c].spec.type == "decimal"]
+        fake = Form(id="", version="", title="", document={}, content_hash="", tables=tuple(self.tables),
+                    header=(), rules=(), indicators=self.indicators, computed={}, instances=())
+        for n in rx.iter_nodes(node):
+            if isinstance(n, rx.Range) and n.start in self.indicators and n.end in self.indicators:
+                for c in fake.expand(n.start, n.end):
+                    if self.indicators[c].spec.type == "decimal":
+                        places.append(self.indicators[c].spec.shown_places)
+        if places:
+            return max(places)
+        if rx.has_division(node) or any(isinstance(n, rx.Num) and not float(n.value).is_integer() for n in rx.iter_nodes(node)):
+            return 2
+        return None
 
     def check_spec(self, spec: ValueSpec, ptr: str) -> None:
         if spec.type == "choice" and not spec.choices:
@@ -469,6 +539,16 @@ class _Builder:
             self.problem(ptr, f"min {spec.min} is greater than max {spec.max}")
         if spec.computed is not None and not spec.numeric:
             self.problem(ptr, f'only numbers can be computed, not type "{spec.type}"')
+        if spec.pattern is not None:
+            if spec.type != "text":
+                self.problem(ptr, f'"pattern" only applies to type "text", not "{spec.type}"')
+            else:
+                try:
+                    patterns.compile_pattern(spec.pattern)
+                except patterns.PatternError as e:
+                    self.problem(f"{ptr}/pattern", f"{spec.pattern!r} is not a usable pattern: {e}")
+        elif spec.pattern_message:
+            self.problem(f"{ptr}/pattern_message", '"pattern_message" needs a "pattern"')
 
     def add_field(self, raw: Mapping[str, Any], ptr: str) -> None:
         spec = _merge_spec(ValueSpec(type="text"), raw)
@@ -491,7 +571,7 @@ class _Builder:
                       width=raw.get("width"), pointer=ptr)
 
     def add_table(self, raw: Mapping[str, Any], ptr: str) -> Table:
-        base = _merge_spec(ValueSpec(), raw.get("defaults", {}))
+        base = _merge_spec(ValueSpec(dash=self.doc.get("dash", "error")), raw.get("defaults", {}))
         self.check_spec(base, f"{ptr}/defaults")
         kind = raw["kind"]
         columns: tuple[Column, ...] = ()
@@ -561,7 +641,7 @@ class _Builder:
     # -- expressions
     def parse_in(self, text: str, ptr: str, comparison: bool) -> rx.Node | None:
         try:
-            tree = rx.parse_comparison(text) if comparison else rx.parse_arithmetic(text)
+            tree = rx.parse_rule(text) if comparison else rx.parse_arithmetic(text)
         except rx.ExpressionError as e:
             self.problem(ptr, f"{text!r} does not parse: {e}")
             return None
@@ -638,17 +718,20 @@ class _Builder:
                         message_en=raw.get("message_en"), explain=raw.get("explain"), explainable=raw.get("explainable"),
                         tolerance=float(raw.get("tolerance", 0)), blank=raw.get("blank", "zero"),
                         each=raw.get("each"), table=raw.get("table"), only=tuple(raw.get("only", ())),
-                        exclude=tuple(raw.get("except", ())), pointer=ptr)
+                        exclude=tuple(raw.get("except", ())), when=raw.get("when"), pointer=ptr)
             if rule.explainable and rule.severity == "error":
                 self.problem(f"{ptr}/explainable", "an error cannot be explained away: only a warning may be explainable")
             if rule.id in ids:
                 self.problem(f"{ptr}/id", f'rule id "{rule.id}" is used twice (also at {ids[rule.id]}/id)')
             ids.setdefault(rule.id, ptr)
+            conditional = rule.when is not None or rx.is_conditional(rule.expr)
             for key in ("message", "message_en"):
                 text = raw.get(key) or ""
                 for ph in re.findall(r"\{([^{}]*)\}", text):
                     if ph not in MESSAGE_PLACEHOLDERS:
                         self.problem(f"{ptr}/{key}", f'unknown placeholder {{{ph}}} (known: {", ".join("{" + p + "}" for p in MESSAGE_PLACEHOLDERS)})')
+                    elif ph.startswith("when_") and not conditional:
+                        self.problem(f"{ptr}/{key}", f'{{{ph}}} quotes the condition of an "if … then …" rule (or its "when"); this rule has none')
             places: list[tuple[str | None, str | None]] = [(None, None)]
             if rule.each:
                 table = tables.get(rule.table or "")
@@ -674,28 +757,50 @@ class _Builder:
                 if token not in rule.expr:
                     self.problem(f"{ptr}/expr", f'an "each": "{rule.each}" rule must use {token} in its expression')
                     continue
+            both = rule.expr + " " + (rule.when or "")
             other = "{row}" if rule.each == "column" else "{col}"
-            if not rule.each and "{row}" in rule.expr and "{col}" not in rule.expr:
+            if not rule.each and "{row}" in both and "{col}" not in both:
                 other = "{row}"  # name the placeholder the expression uses
-            if other in rule.expr or (not rule.each and ("{col}" in rule.expr or "{row}" in rule.expr)):
+            if other in both or (not rule.each and ("{col}" in both or "{row}" in both)):
                 self.problem(f"{ptr}/expr", f'{other} can only be used with "each": "{"row" if other == "{row}" else "column"}"')
                 continue
             rules.append(rule)
             for key, lbl in places:
                 text = rule.expr
+                when_text: str | None = rule.when
                 if key is not None:
-                    text = text.replace("{col}" if rule.each == "column" else "{row}", key)
+                    token = "{col}" if rule.each == "column" else "{row}"
+                    text = text.replace(token, key)
+                    when_text = when_text.replace(token, key) if when_text is not None else None
                 before = len(self.problems)
                 tree = self.parse_in(text, f"{ptr}/expr", comparison=True)
+                when: rx.Node | None = None
+                if tree is not None and when_text is not None:
+                    if isinstance(tree, rx.Implies):
+                        self.problem(f"{ptr}/when", 'give the condition either as "when" or as "if … then …" in "expr", not both')
+                        tree = None
+                    else:
+                        when = self.parse_in(when_text, f"{ptr}/when", comparison=True)
+                        if when is None:
+                            tree = None
+                        elif not isinstance(when, rx.Compare):
+                            self.problem(f"{ptr}/when", '"when" is one comparison, without "if … then"')
+                            tree = None
                 if tree is None:
                     if rule.each and len(self.problems) > before and key is not None:
                         # name the column/row the expansion failed on
                         last = self.problems.pop()
                         self.problem(last.pointer, f'{last.message} (applied to {rule.each} "{key}")')
                     break
-                assert isinstance(tree, rx.Compare)
+                if isinstance(tree, rx.Implies):
+                    when, tree = tree.when, tree.then
+                assert isinstance(tree, rx.Compare) and (when is None or isinstance(when, rx.Compare))
+                whole = tree if when is None else rx.Implies(when, tree)
+                shown = (self.places_of(tree.left), self.places_of(tree.right),
+                         self.places_of(when.left) if when is not None else None,
+                         self.places_of(when.right) if when is not None else None)
                 instances.append(RuleInstance(rule=rule, tree=tree, key=key, place_label=lbl,
-                                              reads=tuple(rx.codes(tree, fake.expand))))
+                                              reads=tuple(rx.codes(whole, fake.expand)), when=when, places=shown))
         return rules, instances
 
 
@@ -727,12 +832,25 @@ def shipped_schemas() -> dict[str, Path]:
     return out
 
 
+SCHEMA_PATH_VARIABLE = "TOOLKIT_SCHEMA_PATH"
+
+
+def env_schema_dirs() -> list[Path]:
+    """Folders of an office's own forms named in $TOOLKIT_SCHEMA_PATH (separated like PATH)."""
+    raw = os.environ.get(SCHEMA_PATH_VARIABLE, "")
+    return [Path(d) for d in raw.split(os.pathsep) if d.strip() and Path(d).is_dir()]
+
+
 def resolve(name_or_path: str | Path) -> Path:
-    """A schema path from a path or the id of a shipped form."""
+    """A schema path from a path, the id of a shipped form, or a form in $TOOLKIT_SCHEMA_PATH."""
     p = Path(name_or_path)
     if p.suffix.lower() == ".json" or p.exists():
         return p
     ships = shipped_schemas()
     if str(name_or_path) in ships:
         return ships[str(name_or_path)]
-    raise SchemaError(str(name_or_path), [Problem("", f'no such file, and no shipped form with that id (shipped: {", ".join(ships) or "none"})')])
+    for d in env_schema_dirs():
+        if (d / f"{name_or_path}.json").is_file():
+            return d / f"{name_or_path}.json"
+    raise SchemaError(str(name_or_path), [Problem("", f'no such file, and no shipped form with that id (shipped: {", ".join(ships) or "none"}); '
+                                              f'a form of your own: give its path, or name its folder in ${SCHEMA_PATH_VARIABLE}')])

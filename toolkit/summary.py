@@ -260,8 +260,9 @@ def _write_form_sheet(ws: Any, sl: SheetLayout, c: Consolidation, lay: Any, fm: 
         ind = form.indicators[code]
         fmt = flagged if code in failed_codes else fm.value(ind.spec, locked=True)
         value = totals.get(code, 0.0)
+        value = "" if value is None else value   # a ratio over nothing is blank, as in the template
         if ind.computed:
-            formula = "=" + lay.formula(form.computed[code], rename[sl.name], rename)
+            formula = "=" + lay.computed_formula(code, rename[sl.name], rename)
         elif ind.spec.numeric:
             formula = total_formula(code)
         else:

@@ -22,6 +22,7 @@ from typing import Any, Iterable, Mapping, Sequence
 from xlsxwriter.worksheet import Worksheet
 
 from . import __version__
+from . import patterns
 from . import rules as rx
 from .checks import RuleResult, run_rules
 from .files import neutralise, safe_stem, unique_names, write_atomic, write_text_atomic
@@ -209,7 +210,7 @@ class TemplatePlan:
         for code, (row, col) in sl.inputs.items():
             ind = form.indicators[code]
             if ind.computed:
-                plan.formulas[(row, col)] = ("=" + lay.formula(form.computed[code], sl.name), code)
+                plan.formulas[(row, col)] = ("=" + lay.computed_formula(code, sl.name), code)
             else:
                 title = form.table(ind.table).rows[ind.row].label
                 groups.setdefault((ind.spec, title), []).append((row, col))
@@ -310,6 +311,12 @@ def _validation(spec: ValueSpec, label: str, cell: str, list_source: str | None)
         v = {"validate": "length", "criteria": "<=", "value": limit}
         err = f"内容太长：最多 {limit} 个字。"
         default_help = ""
+        if spec.pattern:
+            shape = patterns.excel_condition(spec.pattern, cell)
+            err = spec.pattern_message or "格式不正确，请按说明填写。"
+            default_help = spec.pattern_message
+            if shape is not None:
+                v = {"validate": "custom", "value": f"=AND(LEN({cell})<={limit},{shape})"}
     message = (spec.help or default_help)[:255]
     v.update(error_title="输入有误", error_message=err[:255], error_type="stop", ignore_blank=True)
     if message:
@@ -484,7 +491,8 @@ def _write_fill_sheet(ws: Worksheet, sl: SheetLayout, sp: _SheetPlan, plan: Temp
                 ind = form.indicators[code]
                 if (row, col) in sp.formulas:
                     formula, _ = sp.formulas[(row, col)]
-                    ws.write_formula(row, col, formula, fm.value(ind.spec, computed=True), cache.computed.get(code, 0.0))
+                    shown = cache.computed.get(code, 0.0)
+                    ws.write_formula(row, col, formula, fm.value(ind.spec, computed=True), "" if shown is None else shown)
                 else:
                     _write_value(ws, row, col, values.get(code), fm.value(ind.spec))
             first = sl.check_first[t.id]
@@ -655,7 +663,9 @@ def instruction_lines(form: Form, contact: str = "") -> list[tuple[str, str]]:
     lines: list[tuple[str, str]] = [("title", f"{form.title} — 填表说明"), ("blank", ""), ("heading", "一、怎样填写")]
     general = [
         "浅黄色格子是填写区，其余格子已锁定" + ("；灰色格子为自动计算的合计，不需要填写" if has_computed else "") + "。",
-        "数字格子只填阿拉伯数字，不要填写“无”、“—”、“/”、单位或其他文字；没有发生的事项请留空。",
+        ("数字格子只填阿拉伯数字，不要填写“无”、单位或文字；没有发生的事项请留空，也可填“—”（按“无此项”读取）。"
+         if form.document.get("dash") == "blank" else
+         "数字格子只填阿拉伯数字，不要填写“无”、“—”、“/”、单位或其他文字；没有发生的事项请留空。"),
         f"表头的{'、'.join(f.label for f in form.header if f.spec.required and not f.prefill)}必须填写。"
         if any(f.spec.required and not f.prefill for f in form.header) else "",
         "请不要插入或删除行列、修改表名或标签，也不要另存为其他格式；请保存为 .xlsx 后报送。",

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import patterns
 from . import rules as rx
 from .checks import evaluate_instance, with_computed
 from .identity import Identity
@@ -30,6 +31,8 @@ from .registry import Registry
 from .schema import Field, Form, ValueSpec
 
 ABSURD = 1e12
+# What statistical tables print for "no such item" (after NFKC: a full-width － is already "-").
+DASHES = frozenset({"-", "--", "—", "——", "–", "―", "――", "‐", "‑", "─"})
 MAX_DIFFERENCES = 5
 _ERROR_VALUE = re.compile(r"^#(DIV/0!|N/A|VALUE!|REF!|NAME\?|NUM!|NULL!|GETTING_DATA|SPILL!|CALC!|FIELD!|BLOCKED!|UNKNOWN!|CONNECT!|BUSY!|PYTHON!)$", re.I)
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
@@ -178,7 +181,9 @@ def _validate(raw: RawWorkbook, form: Form, result: Result) -> None:
                 shown = as_shown.get(code)
                 if shown is not None and abs(cached - shown) <= 1e-6:
                     continue
-            result.issues.append(Issue("computed_mismatch", "error", {"label": ind.label, "raw": rx.format_number(cached), "value": rx.format_number(want)}, code=code, cell=cell))
+            places = ind.spec.places if ind.spec.type == "decimal" else None
+            result.issues.append(Issue("computed_mismatch", "error", {"label": ind.label, "raw": rx.format_places(cached, places),
+                                                                      "value": rx.format_places(want, places)}, code=code, cell=cell))
     explanations: dict[str, str] | None = None
     for inst in form.instances:
         res = evaluate_instance(form, inst, values)
@@ -413,6 +418,8 @@ def parse_value(value: Any, spec: ValueSpec, label: str, code: str, cell: str, r
         return None
     if spec.max_length and len(text) > spec.max_length:
         problem("too_long", length=len(text), max_length=spec.max_length)
+    if spec.pattern and not patterns.compile_pattern(spec.pattern).fullmatch(text):
+        problem("bad_pattern", raw=text[:40], hint=f"；{spec.pattern_message}" if spec.pattern_message else "", pattern=spec.pattern)
     return text
 
 
@@ -430,6 +437,12 @@ def _parse_number(value: Any, spec: ValueSpec, problem: Any) -> float | None:
         if s != raw:
             hows.append(("去掉首尾空格", "surrounding spaces removed"))
         n = unicodedata.normalize("NFKC", s).replace("\u2212", "-")
+        if n in DASHES and spec.dash == "blank":
+            # the statistical "no such item", where the form says so; otherwise an error below
+            problem("dash_blank", "warning", raw=s)
+            if spec.required:
+                problem("required")
+            return None
         if n != s:
             hows.append(("全角字符转为半角", "full-width characters converted"))
         if _THOUSANDS.fullmatch(n):
