@@ -18,7 +18,7 @@ import pytest
 
 from toolkit.checks import run_rules
 from toolkit.layout import CHECKS_FIRST_ROW, CHECKS_SHEET, NOT_APPLICABLE_MARK, PASS_MARK, a1, layout_of
-from toolkit.merge import consolidate
+from toolkit.consolidation import consolidate
 from toolkit.registry import Registry
 from toolkit.roster import Agency
 from toolkit.schema import Form, load_form
