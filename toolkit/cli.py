@@ -56,6 +56,11 @@ def _load_roster(path: str) -> list:
         sys.exit(1)
 
 
+from .collection.cli import collect as _collect  # noqa: E402  (the store's commands live with the store)
+
+main.add_command(_collect)
+
+
 @main.group("schema")
 def schema_group() -> None:
     """Check and describe indicator schemas (指标体系)."""

@@ -11,7 +11,7 @@ import datetime as dt
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Collection, Sequence
 
 from .checks import RuleResult, run_rules, with_computed
 from .registry import Registry
@@ -130,8 +130,13 @@ def _agency_name_value(form: Form, r: Result) -> str:
 
 
 def consolidate(results: Sequence[Result], form: Form, roster: Sequence[Agency] | None = None,
-                include_invalid: bool = False) -> Consolidation:
-    """Decide what counts and add it up. The same inputs always give the same totals."""
+                include_invalid: bool = False, pinned: Collection[str] = (), prefer_valid: bool = False) -> Consolidation:
+    """Decide what counts and add it up. The same inputs always give the same totals.
+
+    ``pinned`` (files) and ``prefer_valid`` are for a collection that keeps every version: the
+    office may pin the version that counts, and a later version with errors does not displace an
+    earlier valid one.
+    """
     by_code = {a.code: a for a in roster} if roster is not None else {}
     subs: list[Submission] = []
     unrecognised: list[Result] = []
@@ -161,7 +166,7 @@ def consolidate(results: Sequence[Result], form: Form, roster: Sequence[Agency] 
             if sub.status != "rejected":
                 sub.status, sub.used = "unknown", False
         subs.append(sub)
-    _resolve_duplicates(subs)
+    _resolve_duplicates(subs, pinned, prefer_valid)
     arrived = {s.code for s in subs}
     missing = [a for a in roster if a.code not in arrived] if roster is not None else []
     totals = _totals(form, [s.result for s in subs if s.used])
@@ -172,8 +177,8 @@ def consolidate(results: Sequence[Result], form: Form, roster: Sequence[Agency] 
                          rule_results=rule_results, rejected_unrecognised=unrecognised)
 
 
-def _resolve_duplicates(subs: list[Submission]) -> None:
-    """Two workbooks from one agency: the later by 填报日期, then by file time, is used."""
+def _resolve_duplicates(subs: list[Submission], pinned: Collection[str] = (), prefer_valid: bool = False) -> None:
+    """Two workbooks from one agency: the later by 填报日期, then by file time, is used (a pinned one always)."""
     by_code: dict[str, list[Submission]] = {}
     for s in subs:
         if s.status in ("valid", "warnings", "invalid") or (s.status == "rejected" and not s.code.startswith("?")):
@@ -181,7 +186,9 @@ def _resolve_duplicates(subs: list[Submission]) -> None:
     for code, group in by_code.items():
         if len(group) < 2:
             continue
-        usable = [s for s in group if s.status != "rejected"] or group
+        usable = ([s for s in group if s.result.file in pinned]
+                  or (prefer_valid and [s for s in group if s.status in ("valid", "warnings")])
+                  or [s for s in group if s.status != "rejected"] or group)
         winner = max(usable, key=lambda s: (s.fill_date or dt.date.min, s.result.mtime, s.result.file))
         for s in group:
             if s is winner or s.status == "rejected":
