@@ -234,11 +234,10 @@ class Store:
         }
         with self.engine.begin() as conn:
             conn.execute(_insert_ignore(conn, t.blobs, ["sha256"]).values(sha256=sha, size=len(data), data=data))
-            res = conn.execute(_insert_ignore(conn, t.returns, ["collection_id", "sha256"]).values(**row))
-            if res.rowcount:
-                rid = conn.execute(sa.select(t.returns.c.id).where(t.returns.c.collection_id == coll.id,
-                                                                   t.returns.c.sha256 == sha)).scalar_one()
-                rec.outcome = "stored"
+            new = conn.execute(_insert_ignore(conn, t.returns, ["collection_id", "sha256"]).values(**row)
+                               .returning(t.returns.c.id)).scalar()
+            if new is not None:
+                rid, rec.outcome = new, "stored"
             else:
                 rid = conn.execute(sa.select(t.returns.c.id).where(t.returns.c.collection_id == coll.id,
                                                                    t.returns.c.sha256 == sha)).scalar_one()
