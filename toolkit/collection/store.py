@@ -151,11 +151,15 @@ class Store:
         if not colls:
             self.collection(None)   # raises: no collection yet
         fixed = self.collection(collection) if collection not in (None, "") else None
-        files = iter_workbooks(list(paths))
+        files = all_files = iter_workbooks(list(paths))
         if not files:
             raise CollectionError("在给定路径下没有找到工作簿（.xlsx .xlsm .xls .ods）",
                                   "no workbooks (.xlsx .xlsm .xls .ods) found under the given paths")
         receipts: dict[str, Receipt] = {}
+        target = fixed or (colls[0] if len(colls) == 1 else None)
+        if target is not None:
+            # a retry after a kill: files already in the collection, byte for byte, are not checked again
+            files = self._skip_known(files, target, receipts, progress)
         with self._worker_schemas(colls) as schema_dirs:
             registry = Registry(schema_dirs)
 
@@ -165,8 +169,34 @@ class Store:
                 if progress:
                     progress(rec)
 
-            check_many(files, registry, schema_dirs=schema_dirs, jobs=jobs, progress=store_one)
-        return [receipts[str(f)] for f in files]
+            if files:
+                check_many(files, registry, schema_dirs=schema_dirs, jobs=jobs, progress=store_one)
+        return [receipts[str(f)] for f in all_files]
+
+    def _skip_known(self, files: list[Path], coll: CollectionInfo, receipts: dict[str, Receipt],
+                    progress: Callable[[Receipt], None] | None) -> list[Path]:
+        hashes = {}
+        for f in files:
+            try:
+                hashes[f] = _file_sha256(f)
+            except OSError:
+                pass
+        with self.engine.connect() as conn:
+            known = dict(conn.execute(sa.select(t.returns.c.sha256, t.returns.c.id).where(
+                t.returns.c.collection_id == coll.id, t.returns.c.sha256.in_(set(hashes.values())))).all()) if hashes else {}
+        rest = []
+        for f in files:
+            rid = known.get(hashes.get(f, ""))
+            if rid is None:
+                rest.append(f)
+                continue
+            rec = Receipt(file=str(f), outcome="already", collection=coll.key, return_id=rid, sha256=hashes[f])
+            rec.message_zh = f"{f}: 此前已接收（版本 #{rid}，内容完全相同），未重复保存"
+            rec.message_en = f"{f}: received before (version #{rid}, identical bytes); not stored again"
+            receipts[str(f)] = rec
+            if progress:
+                progress(rec)
+        return rest
 
     @contextmanager
     def _worker_schemas(self, colls: Sequence[CollectionInfo]) -> Iterator[tuple[str, ...]]:
@@ -394,6 +424,14 @@ class Store:
         if data is None:
             raise CollectionError(f"库中没有内容 {sha256}", f"no blob {sha256} in the store")
         return bytes(data)
+
+
+def _file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 def version_file(rid: int, name: str) -> str:
