@@ -202,16 +202,14 @@ def _resolve_duplicates(subs: list[Submission], pinned: Collection[str] = (), pr
 
 def _totals(form: Form, results: Sequence[Result]) -> dict[str, float]:
     """Sum every numeric input over the used workbooks, then recompute computed indicators."""
-    sums: dict[str, float] = {}
-    for ind in form.inputs:
-        if not ind.spec.numeric:
-            continue
-        total = 0.0
-        for r in results:
-            v = r.values.get(ind.code)
-            if isinstance(v, (int, float)) and not isinstance(v, bool):
-                total += v
-        sums[ind.code] = round(total, 10)
+    totals = {ind.code: 0.0 for ind in form.inputs if ind.spec.numeric}
+    # one pass over each workbook's own values (the same additions in the same order as summing
+    # code by code, but a workbook with few values — a collection's status — costs little)
+    for r in results:
+        for code, v in r.values.items():
+            if code in totals and isinstance(v, (int, float)) and not isinstance(v, bool):
+                totals[code] += v
+    sums = {code: round(total, 10) for code, total in totals.items()}
     full = with_computed(form, sums)
     return {c: (v if v is not None else 0.0) for c, v in full.items()}
 

@@ -299,23 +299,26 @@ class Store:
         if full:
             q = q.join(t.blobs, t.blobs.c.sha256 == t.returns.c.sha256)
         results, rows = [], {}
+        names = [c.key for c in cols]
         with self.engine.connect() as conn:
-            for row in conn.execute(q).mappings():
-                arrived = _utc(row["arrived_at"])
-                r = Result(file=version_file(row["id"], row["file_name"]), sha256=row["sha256"],
-                           mtime=arrived.timestamp() if arrived else 0.0, status=row["status"],
-                           reason_zh=row["reason_zh"], reason_en=row["reason_en"],
-                           identity=Identity(**row["identity"]) if row["identity"] else None)
-                if full:
-                    r.values = dict(row["values"])
-                    r.issues = [Issue(**i) for i in row["issues"]]
-                    r.size = row["size"]
-                else:
-                    if date_code and row["fill_date"]:
-                        r.values = {date_code: row["fill_date"]}
-                    r.issues = [Issue("rule", "error")] * row["n_errors"] + [Issue("rule", "warning")] * row["n_warnings"]
-                results.append(r)
-                rows[r.file] = dict(row)
+            fetched = conn.execute(q).all()
+        for tup in fetched:
+            row = dict(zip(names, tup))
+            row["arrived_at"] = arrived = _utc(row["arrived_at"])
+            r = Result(file=version_file(row["id"], row["file_name"]), sha256=row["sha256"],
+                       mtime=arrived.timestamp() if arrived else 0.0, status=row["status"],
+                       reason_zh=row["reason_zh"], reason_en=row["reason_en"],
+                       identity=Identity(**row["identity"]) if row["identity"] else None)
+            if full:
+                r.values = dict(row["values"])
+                r.issues = [Issue(**i) for i in row["issues"]]
+                r.size = row["size"]
+            else:
+                if date_code and row["fill_date"]:
+                    r.values = {date_code: row["fill_date"]}
+                r.issues = [Issue("rule", "error")] * row["n_errors"] + [Issue("rule", "warning")] * row["n_warnings"]
+            results.append(r)
+            rows[r.file] = row
         return results, rows
 
     def _pins(self, coll: CollectionInfo) -> dict[str, dict[str, Any]]:
@@ -363,7 +366,11 @@ class Store:
         version before it that could be read."""
         coll = self.collection(collection)
         form = self.form(coll)
-        c, rows, agencies_rows = self._consolidate(coll, full=True)
+        c, rows, agencies_rows = self._consolidate(coll, full=False)   # which version counts
+        mine = [row["id"] for row in rows.values() if row["agency_code"] == agency]
+        with self.engine.connect() as conn:                             # values only for this agency
+            values = {i: v for i, v in conn.execute(sa.select(t.returns.c.id, t.returns.c["values"])
+                                                    .where(t.returns.c.id.in_(mine))).all()} if mine else {}
         if agency not in agencies_rows and not any(s.code == agency for s in c.submissions):
             raise CollectionError(f"收集 {coll.key} 中没有单位 {agency}", f"no agency {agency} in the collection {coll.key}")
         pin = (agencies_rows.get(agency) or {}).get("pinned_return_id")
@@ -379,13 +386,14 @@ class Store:
                         errors=len(r.errors), warnings=len(r.warnings), fill_date=row["fill_date"],
                         counted=s.used, pinned=row["id"] == pin)
             if r.status != "rejected":
+                now = dict(values.get(row["id"]) or {})
                 if previous is not None:
                     v.compared_with = previous[0]
                     before = previous[1]
-                    for code in list(dict.fromkeys([*before, *r.values])):
-                        if before.get(code) != r.values.get(code):
-                            v.changes.append(Change(code, labels.get(code, code), before.get(code), r.values.get(code)))
-                previous = (row["id"], r.values)
+                    for code in list(dict.fromkeys([*before, *now])):
+                        if before.get(code) != now.get(code):
+                            v.changes.append(Change(code, labels.get(code, code), before.get(code), now.get(code)))
+                previous = (row["id"], now)
             out.append(v)
         return out
 
