@@ -98,13 +98,15 @@ def _verify(db: str, files: dict[str, bytes]) -> int:
 def test_sigkill_at_random_points_leaves_a_consistent_store(db, tmp_path):
     init_collection(db, "gov-info-disclosure-2021", 2023, str(ROSTER))
     folder = tmp_path / "in"
-    files = _distinct_returns(folder, 2)
+    files = _distinct_returns(folder, 3)
     rng = random.Random(int(os.environ.get("TOOLKIT_FAULT_SEED", "15")))
     held = []
     for round_ in range(3):
         p = _receive_process(db, folder, "--jobs", "2")
         # kill it (and its reading workers) once it has stored a random number more, at a random instant
-        goal = rng.randint((held[-1] if held else 0) + 1, len(files) - 3 * (3 - round_))
+        # (files are committed a batch at a time; goals stay within the first 70 % so a kill always lands first)
+        prev = held[-1] if held else 0
+        goal = prev + rng.randint(1, max(1, (int(0.7 * len(files)) - prev) // (3 - round_)))
         deadline = time.monotonic() + 300
         while _count(db) < goal and p.poll() is None and time.monotonic() < deadline:
             time.sleep(0.01)

@@ -16,6 +16,7 @@ import datetime as dt
 import hashlib
 import json
 import tempfile
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
@@ -35,6 +36,10 @@ from . import tables as t
 from .db import open_engine
 from .errors import CollectionError
 from .model import AgencyState, Change, CollectionInfo, Receipt, StatusReport, Version
+
+
+BATCH_FILES = 32        # files stored per transaction at most …
+BATCH_SECONDS = 1.0     # … and never held back longer than this
 
 
 def _now() -> dt.datetime:
@@ -143,9 +148,10 @@ class Store:
                 jobs: int | None = None, progress: Callable[[Receipt], None] | None = None) -> list[Receipt]:
         """Check every workbook under ``paths`` in isolated workers and store each as it is checked.
 
-        Each file is stored in a transaction of its own as soon as its check is done, so a run
-        killed half-way keeps what it had finished and a retry stores only the rest (a file already
-        in the collection, byte for byte, is recognised by its sha256 and not stored twice).
+        Files are stored as their checks finish, a few at a time (at most BATCH_FILES files or
+        BATCH_SECONDS), each batch in one transaction, so a run killed half-way keeps what it had
+        stored and a retry stores only the rest (a file already in the collection, byte for byte,
+        is recognised by its sha256 and not checked or stored again).
         """
         colls = self.collections()
         if not colls:
@@ -163,14 +169,28 @@ class Store:
         with self._worker_schemas(colls) as schema_dirs:
             registry = Registry(schema_dirs)
 
+            pending: list[tuple[Receipt, Result, dict[str, Any] | None, bytes]] = []
+            started = [0.0]
+
+            def flush() -> None:
+                self._write_batch(pending)
+                for rec, *_ in pending:
+                    if progress:
+                        progress(rec)
+                pending.clear()
+
             def store_one(r: Result) -> None:
-                rec = self._store_result(r, colls, fixed, sender)
+                rec, row, data = self._prepare(r, colls, fixed, sender)
                 receipts[r.file] = rec
-                if progress:
-                    progress(rec)
+                if not pending:
+                    started[0] = time.monotonic()
+                pending.append((rec, r, row, data))
+                if len(pending) >= BATCH_FILES or time.monotonic() - started[0] > BATCH_SECONDS:
+                    flush()
 
             if files:
                 check_many(files, registry, schema_dirs=schema_dirs, jobs=jobs, progress=store_one)
+            flush()
         return [receipts[str(f)] for f in all_files]
 
     def _skip_known(self, files: list[Path], coll: CollectionInfo, receipts: dict[str, Receipt],
@@ -225,26 +245,28 @@ class Store:
                 return same_form[0]
         return colls[0] if len(colls) == 1 else None
 
-    def _store_result(self, r: Result, colls: Sequence[CollectionInfo], fixed: CollectionInfo | None, sender: str) -> Receipt:
+    def _prepare(self, r: Result, colls: Sequence[CollectionInfo], fixed: CollectionInfo | None,
+                 sender: str) -> tuple[Receipt, dict[str, Any] | None, bytes]:
+        """The row to store for one checked file (None, with the reason in the receipt, when it cannot be)."""
         name = Path(r.file).name
         rec = Receipt(file=r.file, outcome="error", sha256=r.sha256)
         coll = self._route(r, colls, fixed)
         if coll is None:
             rec.message_zh = f"{r.file}: 无法判断属于哪个收集，请用 --collection 指定（未保存）"
             rec.message_en = f"{r.file}: cannot tell which collection it belongs to; name one with --collection (not stored)"
-            return rec
+            return rec, None, b""
         rec.collection = coll.key
         try:
             data = Path(r.file).read_bytes()
         except OSError as e:
             rec.message_zh = f"{r.file}: 无法读取：{e.strerror or e}（未保存）"
             rec.message_en = f"{r.file}: cannot read: {e.strerror or e} (not stored)"
-            return rec
+            return rec, None, b""
         sha = hashlib.sha256(data).hexdigest()
         if r.sha256 and sha != r.sha256:
             rec.message_zh = f"{r.file}: 文件在检查期间被改动，请重新接收（未保存）"
             rec.message_en = f"{r.file}: the file changed while it was being checked; receive it again (not stored)"
-            return rec
+            return rec, None, b""
         rec.sha256 = sha
         _check_against(r, coll)
         form = self.form(coll) if r.status != "rejected" else None
@@ -253,6 +275,7 @@ class Store:
         code = ident.agency_code if ident and ident.agency_code else ""
         if not code:
             code = f"?{ident.agency_name}" if ident and ident.agency_name else f"?{name}"
+        rec.agency_code, rec.status = code, r.status
         row = {
             "collection_id": coll.id, "agency_code": code, "sha256": sha, "file_name": name, "sender": sender,
             "arrived_at": _now(), "status": r.status, "reason_zh": r.reason_zh, "reason_en": r.reason_en,
@@ -262,26 +285,31 @@ class Store:
             "values": json.loads(json.dumps(r.values, default=str)),
             "issues": [_issue_json(i) for i in r.issues],
         }
+        return rec, row, data
+
+    def _write_batch(self, batch: Sequence[tuple[Receipt, Result, dict[str, Any] | None, bytes]]) -> None:
+        """Store a few checked files in one transaction: each return whole (bytes and row) or not at all.
+
+        A transaction per handful of files rather than per file: on PostgreSQL every commit waits
+        for the disk, and on SQLite every commit takes the write lock anew.
+        """
+        todo = [(rec, r, row, data) for rec, r, row, data in batch if row is not None]
+        if not todo:
+            return
         with self.engine.begin() as conn:
-            conn.execute(_insert_ignore(conn, t.blobs, ["sha256"]).values(sha256=sha, size=len(data), data=data))
-            new = conn.execute(_insert_ignore(conn, t.returns, ["collection_id", "sha256"]).values(**row)
-                               .returning(t.returns.c.id)).scalar()
-            if new is not None:
-                rid, rec.outcome = new, "stored"
-            else:
-                rid = conn.execute(sa.select(t.returns.c.id).where(t.returns.c.collection_id == coll.id,
-                                                                   t.returns.c.sha256 == sha)).scalar_one()
-                rec.outcome = "already"
-        rec.return_id, rec.agency_code, rec.status = rid, code, r.status
-        verdict_zh = {"valid": "通过", "invalid": f"有错误（{len(r.errors)} 个）", "rejected": f"拒收：{r.reason_zh}"}[r.status]
-        verdict_en = {"valid": "valid", "invalid": f"invalid ({len(r.errors)} error(s))", "rejected": f"rejected: {r.reason_en}"}[r.status]
-        if rec.outcome == "stored":
-            rec.message_zh = f"{r.file}: 已接收为版本 #{rid}（{code}，{verdict_zh}）"
-            rec.message_en = f"{r.file}: stored as version #{rid} ({code}, {verdict_en})"
-        else:
-            rec.message_zh = f"{r.file}: 此前已接收（版本 #{rid}，内容完全相同），未重复保存"
-            rec.message_en = f"{r.file}: received before (version #{rid}, identical bytes); not stored again"
-        return rec
+            for rec, r, row, data in todo:
+                assert row is not None
+                conn.execute(_insert_ignore(conn, t.blobs, ["sha256"]).values(sha256=row["sha256"], size=len(data), data=data))
+                new = conn.execute(_insert_ignore(conn, t.returns, ["collection_id", "sha256"]).values(**row)
+                                   .returning(t.returns.c.id)).scalar()
+                if new is not None:
+                    rec.return_id, rec.outcome = new, "stored"
+                else:
+                    rec.return_id = conn.execute(sa.select(t.returns.c.id).where(
+                        t.returns.c.collection_id == row["collection_id"], t.returns.c.sha256 == row["sha256"])).scalar_one()
+                    rec.outcome = "already"
+        for rec, r, row, data in todo:
+            _describe(rec, r)
 
     # ---- reading back ------------------------------------------------------------------------
 
@@ -432,6 +460,18 @@ class Store:
         if data is None:
             raise CollectionError(f"库中没有内容 {sha256}", f"no blob {sha256} in the store")
         return bytes(data)
+
+
+def _describe(rec: Receipt, r: Result) -> None:
+    rid, code = rec.return_id, rec.agency_code
+    if rec.outcome == "stored":
+        verdict_zh = {"valid": "通过", "invalid": f"有错误（{len(r.errors)} 个）", "rejected": f"拒收：{r.reason_zh}"}[r.status]
+        verdict_en = {"valid": "valid", "invalid": f"invalid ({len(r.errors)} error(s))", "rejected": f"rejected: {r.reason_en}"}[r.status]
+        rec.message_zh = f"{r.file}: 已接收为版本 #{rid}（{code}，{verdict_zh}）"
+        rec.message_en = f"{r.file}: stored as version #{rid} ({code}, {verdict_en})"
+    else:
+        rec.message_zh = f"{r.file}: 此前已接收（版本 #{rid}，内容完全相同），未重复保存"
+        rec.message_en = f"{r.file}: received before (version #{rid}, identical bytes); not stored again"
 
 
 def _file_sha256(path: Path) -> str:
