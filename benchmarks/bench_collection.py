@@ -22,8 +22,8 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from _common import cores
-
 from bench_merge import _make
+
 from toolkit.collection import Store, init_collection, summary
 from toolkit.merge import merge
 from toolkit.roster import read_roster
@@ -101,7 +101,7 @@ def main() -> None:
                     t_recv, receipts = _timed(lambda: store.receive([str(folder)], jobs=args.jobs))
                     assert sum(r.outcome == "stored" for r in receipts) == args.n
                     t_status, rep = _timed(store.status)
-                    t_sum, _ = _timed(lambda: summary(store, work / f"summary-{label}.xlsx"))
+                    t_sum, _ = _timed(lambda out=work / f"summary-{label}.xlsx": summary(store, out))
                 print(f"{label}: receive {args.n} in {t_recv:.1f} s = {t_recv / t_merge:.2f}× merge (aim ≤ 1.5×); "
                       f"status of {len(rep.agencies)} agencies {t_status:.2f} s (aim < 1 s); summary {t_sum:.1f} s "
                       f"(merge incl. reading: {t_merge:.1f} s)")

@@ -18,8 +18,8 @@ from pathlib import Path
 import openpyxl
 import pytest
 from click.testing import CliRunner
-
 from collection_pg import pg_server, pg_url  # noqa: F401  (fixtures)
+
 from toolkit.cli import main
 from toolkit.collection import CollectionError, Store, export, init_collection, summary
 from toolkit.merge import merge
@@ -62,7 +62,7 @@ def test_receive_everything_and_agree_with_merge(db, tmp_path):
         c_merge = merge([str(RETURNS)], roster=read_roster(ROSTER), jobs=2)
         assert c_store.totals == c_merge.totals
         assert c_store.counts() == c_merge.counts()
-        used = lambda c: sorted((s.code, s.result.sha256) for s in c.used)  # noqa: E731
+        used = lambda c: sorted((s.code, s.result.sha256) for s in c.used)
         assert used(c_store) == used(c_merge)
         # the status agrees with the check verdicts of the files themselves
         verdicts = {check_file(f).identity.agency_code: check_file(f).status for f in files}
@@ -105,6 +105,7 @@ def test_receive_is_idempotent_and_content_addressed(db, tmp_path):
         forced = store.receive([str(one)], collection=f"{FORM}/{YEAR - 1}")
         assert forced[0].outcome == "stored" and forced[0].status == "rejected"
         import sqlalchemy as sa
+
         from toolkit.collection import tables as t
         with store.engine.connect() as conn:
             assert conn.execute(sa.select(sa.func.count()).select_from(t.blobs)).scalar() == 1
@@ -187,8 +188,8 @@ def test_deadline_overdue_and_late(db):
     _init(db, deadline=dt.date(2024, 1, 31))
     with Store(db) as store:
         store.receive([str(RETURNS / "D001_市发展和改革局.xlsx")])
-        before = store.status(now=dt.datetime(2024, 1, 20, tzinfo=dt.timezone.utc))
-        after = store.status(now=dt.datetime(2024, 2, 1, tzinfo=dt.timezone.utc))
+        before = store.status(now=dt.datetime(2024, 1, 20, tzinfo=dt.UTC))
+        after = store.status(now=dt.datetime(2024, 2, 1, tzinfo=dt.UTC))
     assert {a.status for a in before.agencies if a.code != "D001"} == {"missing"}
     assert {a.status for a in after.agencies if a.code != "D001"} == {"overdue"}
     d001 = [a for a in after.agencies if a.code == "D001"][0]
@@ -209,7 +210,7 @@ def test_summary_and_export_from_the_store(db, tmp_path):
     assert ws_store.sheetnames == ws_merge.sheetnames
     first = ws_store.sheetnames[0]
     # the form-shaped total sheets are identical cell for cell
-    rows = lambda wb, name: [tuple(r) for r in wb[name].iter_rows(values_only=True)]  # noqa: E731
+    rows = lambda wb, name: [tuple(r) for r in wb[name].iter_rows(values_only=True)]
     assert rows(ws_store, first) == rows(ws_merge, first)
     data = json.loads(paths["json"].read_text(encoding="utf-8"))
     assert data["totals"] == {k: v for k, v in merged.totals.items() if k in data["totals"]}
@@ -269,6 +270,7 @@ def test_migrations_create_exactly_the_tables(db):
     without the other is caught)."""
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
+
     from toolkit.collection.tables import metadata
 
     _init(db)

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-
 from collection_pg import pg_server, pg_url  # noqa: F401  (fixtures)
+
 from toolkit.collection import Store, init_collection
 from toolkit.collection import tables as t
 

@@ -10,12 +10,30 @@ Alembic). In two lines::
 from __future__ import annotations
 
 from .errors import CollectionError
-from .model import AGENCY_STATUS, AgencyState, CollectionInfo, Receipt, StatusReport, Version
-from .store import Store
+from .model import (
+    AGENCY_STATUS,
+    AgencyState,
+    CollectionInfo,
+    Receipt,
+    StatusReport,
+    Version,
+)
 from .outputs import export, summary
+from .store import Store
 
-__all__ = ["Store", "CollectionError", "CollectionInfo", "Receipt", "AgencyState", "StatusReport", "Version",
-           "AGENCY_STATUS", "summary", "export", "init_collection"]
+__all__ = [
+    "AGENCY_STATUS",
+    "AgencyState",
+    "CollectionError",
+    "CollectionInfo",
+    "Receipt",
+    "StatusReport",
+    "Store",
+    "Version",
+    "export",
+    "init_collection",
+    "summary",
+]
 
 
 def init_collection(db: str, form: str, year: int | str | None, roster: str, office: str = "", deadline=None,

@@ -78,10 +78,10 @@ def _configure_sqlite(engine: Engine) -> None:
 
 def migrate(engine: Engine) -> None:
     """Bring the store to the newest schema (a no-op when it is there already)."""
+    from alembic import command
     from alembic.config import Config
     from alembic.runtime.migration import MigrationContext
     from alembic.script import ScriptDirectory
-    from alembic import command
 
     cfg = Config()
     location = resources.files("toolkit.collection") / "migrations"

@@ -10,11 +10,19 @@ import csv
 import io
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from ..export import write_csv, write_json
-from ..files import atomic_path, neutralise, safe_stem, unique_names, write_atomic, write_text_atomic
+from ..files import (
+    atomic_path,
+    neutralise,
+    safe_stem,
+    unique_names,
+    write_atomic,
+    write_text_atomic,
+)
 from ..summary import write_summary
 from .model import AGENCY_STATUS, StatusReport, Version
 from .store import Store
@@ -138,5 +146,14 @@ def _show(v: Any) -> str:
     return "（空）" if v is None else str(v)
 
 
-__all__ = ["summary", "export", "status_text", "status_csv", "status_json", "history_text", "history_json",
-           "write_atomic", "write_text_atomic"]
+__all__ = [
+    "export",
+    "history_json",
+    "history_text",
+    "status_csv",
+    "status_json",
+    "status_text",
+    "summary",
+    "write_atomic",
+    "write_text_atomic",
+]

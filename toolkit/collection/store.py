@@ -17,9 +17,10 @@ import hashlib
 import json
 import tempfile
 import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -27,6 +28,7 @@ from sqlalchemy.engine import Connection, Engine
 from ..identity import Identity
 from ..issues import Issue
 from ..merge import Consolidation, _fill_date, consolidate
+from ..package import Rejected
 from ..registry import Registry
 from ..roster import Agency
 from ..runner import check_many
@@ -37,20 +39,19 @@ from .db import open_engine
 from .errors import CollectionError
 from .model import AgencyState, Change, CollectionInfo, Receipt, StatusReport, Version
 
-
 BATCH_FILES = 32        # files stored per transaction at most …
 BATCH_SECONDS = 1.0     # … and never held back longer than this
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def _utc(d: dt.datetime | None) -> dt.datetime | None:
     """SQLite gives back naive datetimes; everything in the store is UTC."""
     if d is None:
         return None
-    return d.replace(tzinfo=dt.timezone.utc) if d.tzinfo is None else d.astimezone(dt.timezone.utc)
+    return d.replace(tzinfo=dt.UTC) if d.tzinfo is None else d.astimezone(dt.UTC)
 
 
 class Store:
@@ -65,7 +66,7 @@ class Store:
     def close(self) -> None:
         self.engine.dispose()
 
-    def __enter__(self) -> "Store":
+    def __enter__(self) -> Store:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -109,7 +110,7 @@ class Store:
                 raise CollectionError(f"{self.db}: 收集 {key} 已经存在", f"{self.db}: the collection {key} exists already")
             cid = conn.execute(t.collections.insert().values(
                 form_id=form.id, form_version=form.version, period=period, office=office, deadline=deadline,
-                form_document=form.document, created_at=now)).inserted_primary_key[0]
+                form_document=form.document, created_at=now)).inserted_primary_key[0]  # type: ignore[index]
             conn.execute(t.agencies.insert(), [{"collection_id": cid, "code": a.code, "name": a.name, "grp": a.group,
                                                 "position": i} for i, a in enumerate(agencies)])
         return self.collection(cid)
@@ -127,7 +128,7 @@ class Store:
             registry = Registry(self.schema_dirs)
             try:
                 self._forms[coll.id] = registry.get(coll.form_id, coll.form_version)
-            except Exception:
+            except Rejected:            # not shipped nor in --schema-dir: the copy kept in the store
                 with self.engine.connect() as conn:
                     doc = conn.execute(sa.select(t.collections.c.form_document).where(t.collections.c.id == coll.id)).scalar()
                 if not doc:
@@ -506,11 +507,11 @@ def _check_against(r: Result, coll: CollectionInfo) -> None:
 
 def _insert_ignore(conn: Connection, table: sa.Table, keys: list[str]) -> Any:
     """INSERT … ON CONFLICT DO NOTHING, in the connection's own dialect (SQLAlchemy builds both)."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
     if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert(table).on_conflict_do_nothing(index_elements=keys)
+        return postgresql.insert(table).on_conflict_do_nothing(index_elements=keys)
+    return sqlite.insert(table).on_conflict_do_nothing(index_elements=keys)
 
 
 def _issue_json(i: Issue) -> dict[str, Any]:
