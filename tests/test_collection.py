@@ -277,3 +277,28 @@ def test_migrations_create_exactly_the_tables(db):
     with Store(db) as store, store.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), metadata)
     assert diff == []
+
+
+def test_init_issues_templates_and_records_their_ids(tmp_path):
+    """`init --templates` writes one template per agency and the store remembers each template id;
+    a template filled in as it was sent is received and counted for its agency."""
+    import sqlalchemy as sa
+
+    from toolkit.collection import tables as t
+    from toolkit.template import MANIFEST_NAME
+
+    db = str(tmp_path / "c.db")
+    out = tmp_path / "templates"
+    r = CliRunner().invoke(main, ["collect", "init", db, "--form", FORM, "--year", "2024", "--roster", str(ROSTER),
+                                  "--templates", str(out)])
+    assert r.exit_code == 0, r.output
+    manifest = list(csv.DictReader(io.StringIO((out / MANIFEST_NAME).read_text(encoding="utf-8-sig"))))
+    with Store(db) as store, store.engine.connect() as conn:
+        recorded = {row.template_id: row.agency_code for row in conn.execute(sa.select(t.templates))}
+    assert len(recorded) == len(read_roster(ROSTER)) == len([m for m in manifest if m.get("template_id")])
+    first = next(m for m in manifest if m.get("template_id"))
+    assert recorded[first["template_id"]] == first["agency_code"]
+    # an unfilled template is a (blank) return of its agency for 2024: received and routed by its identity
+    with Store(db) as store:
+        rec = store.receive([str(out / first["file"])])[0]
+    assert rec.outcome == "stored" and rec.agency_code == first["agency_code"]
