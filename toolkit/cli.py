@@ -135,6 +135,11 @@ def refuse_wrong_suffix(path: str | None, kind: str, option: str) -> None:
                             f"{path}: {option} writes a {kind.upper()} file; the name should end in {want_en}")
 
 
+from .collection.cli import collect as _collect  # noqa: E402  (the store's commands live with the store)
+
+main.add_command(_collect)
+
+
 # ------------------------------------------------------------------------------------ schema
 
 @main.group("schema", short_help="查看与检查指标体系（表单定义）/ schemas.")

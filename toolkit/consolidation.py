@@ -12,7 +12,7 @@ import datetime as dt
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Collection, Sequence
 
 from .checks import RuleResult, run_rules, with_computed
 from .errors import MergeRefused, NoWorkbooks
@@ -163,8 +163,13 @@ def _agency_name_value(form: Form, r: Result) -> str:
 
 
 def consolidate(results: Sequence[Result], form: Form, roster: Sequence[Agency] | None = None,
-                include_invalid: bool = False) -> Consolidation:
-    """Decide what counts and add it up. The same inputs always give the same totals."""
+                include_invalid: bool = False, pinned: Collection[str] = (), prefer_valid: bool = False) -> Consolidation:
+    """Decide what counts and add it up. The same inputs always give the same totals.
+
+    ``pinned`` (files) and ``prefer_valid`` are for a collection that keeps every version: the
+    office may pin the version that counts, and a later version with errors does not displace an
+    earlier valid one.
+    """
     by_code = {a.code: a for a in roster} if roster is not None else {}
     subs: list[Submission] = []
     unrecognised: list[Result] = []
@@ -201,7 +206,7 @@ def consolidate(results: Sequence[Result], form: Form, roster: Sequence[Agency] 
             if sub.status != "rejected":
                 sub.status, sub.used = "unknown", False
         subs.append(sub)
-    _resolve_duplicates(subs)
+    _resolve_duplicates(subs, pinned, prefer_valid)
     arrived = {s.code for s in subs}
     missing = [a for a in roster if a.code not in arrived] if roster is not None else []
     totals = _totals(form, [s.result for s in subs if s.used])
@@ -212,8 +217,8 @@ def consolidate(results: Sequence[Result], form: Form, roster: Sequence[Agency] 
                          rule_results=rule_results, rejected_unrecognised=unrecognised)
 
 
-def _resolve_duplicates(subs: list[Submission]) -> None:
-    """Two workbooks from one agency: the later by 填报日期, then by file time, is used."""
+def _resolve_duplicates(subs: list[Submission], pinned: Collection[str] = (), prefer_valid: bool = False) -> None:
+    """Two workbooks from one agency: the later by 填报日期, then by file time, is used (a pinned one always)."""
     by_code: dict[str, list[Submission]] = {}
     for s in subs:
         if s.status in ("valid", "warnings", "invalid") or (s.status == "rejected" and not s.code.startswith("?")):
@@ -221,7 +226,9 @@ def _resolve_duplicates(subs: list[Submission]) -> None:
     for code, group in by_code.items():
         if len(group) < 2:
             continue
-        usable = [s for s in group if s.status != "rejected"] or group
+        usable = ([s for s in group if s.result.file in pinned]
+                  or (prefer_valid and [s for s in group if s.status in ("valid", "warnings")])
+                  or [s for s in group if s.status != "rejected"] or group)
         winner = max(usable, key=lambda s: (s.fill_date or dt.date.min, s.result.mtime, s.result.file))
         for s in group:
             if s is winner or s.status == "rejected":
@@ -235,16 +242,14 @@ def _resolve_duplicates(subs: list[Submission]) -> None:
 
 def _totals(form: Form, results: Sequence[Result]) -> dict[str, float | None]:
     """Sum every numeric input over the used workbooks, then recompute computed indicators."""
-    sums: dict[str, float] = {}
-    for ind in form.inputs:
-        if not ind.spec.numeric:
-            continue
-        total = 0.0
-        for r in results:
-            v = r.values.get(ind.code)
-            if isinstance(v, (int, float)) and not isinstance(v, bool):
-                total += v
-        sums[ind.code] = round(total, 10)
+    totals = {ind.code: 0.0 for ind in form.inputs if ind.spec.numeric}
+    # one pass over each workbook's own values (the same additions in the same order as summing
+    # code by code, but a workbook with few values — a collection's status — costs little)
+    for r in results:
+        for code, v in r.values.items():
+            if code in totals and isinstance(v, (int, float)) and not isinstance(v, bool):
+                totals[code] += v
+    sums = {code: round(total, 10) for code, total in totals.items()}
     full = with_computed(form, sums)
     # a guarded computed value (a ratio over nothing) stays None: blank, not 0
     return {c: (v if v is not None or c in form.guarded else 0.0) for c, v in full.items()}

@@ -1,0 +1,231 @@
+"""``toolkit collect …``: a thin click group over :mod:`toolkit.collection`.
+
+Every command opens the store named by DB (a SQLite file path, ``sqlite:///…`` or
+``postgresql://…``), calls one library function and renders its result; a
+:class:`CollectionError` becomes one line and exit 1.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from .errors import CollectionError
+
+_LANG = click.option("--lang", type=click.Choice(["zh", "en"]), default=None,
+                     help="消息语言 zh|en（默认同 toolkit --lang）/ language of messages.")
+_COLLECTION = click.option("--collection", "collection", default=None,
+                           help="Which collection (id or form/period[/office]) when the store holds several.")
+_SCHEMA_DIR = click.option("--schema-dir", "schema_dirs", multiple=True, type=click.Path(file_okay=False, exists=True),
+                           help="Extra folder of form schemas (besides the shipped ones).")
+
+
+def _one_line_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """A CollectionError (or a database that cannot be reached) is one line, exit 1 — never a traceback."""
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        import sqlalchemy as sa
+
+        from ..cli import _lang
+        if not kwargs.get("lang"):
+            kwargs["lang"] = _lang()     # the global toolkit --lang, TOOLKIT_LANG or the locale
+        lang = kwargs["lang"]
+        try:
+            return fn(*args, **kwargs)
+        except CollectionError as e:
+            click.echo(("error: " if lang == "en" else "错误：") + e.message(lang), err=True)
+            sys.exit(1)
+        except sa.exc.SQLAlchemyError as e:
+            text = str(getattr(e, "orig", None) or e).strip().splitlines()
+            msg = text[0] if text else type(e).__name__
+            click.echo((f"error: database: {msg}" if lang == "en" else f"错误：数据库：{msg}"), err=True)
+            sys.exit(1)
+    return wrapper
+
+
+@click.group("collect")
+def collect() -> None:
+    """A collection that remembers every return (收集库): SQLite file or PostgreSQL."""
+
+
+@collect.command("init")
+@click.argument("db")
+@click.option("--form", "form", required=True, help="Form: a shipped id or a schema file.")
+@click.option("--year", type=click.IntRange(1900, 2999), help="Reporting period (default: the form's).")
+@click.option("--roster", required=True, type=click.Path(dir_okay=False, exists=True), help="Expected agencies (CSV or XLSX).")
+@click.option("--office", default="", help="The collecting office, when one store serves several.")
+@click.option("--deadline", type=click.DateTime(["%Y-%m-%d"]), help="报送截止日期 (YYYY-MM-DD); later arrivals are 迟报, absent ones 逾期.")
+@click.option("--templates", "templates_dir", type=click.Path(file_okay=False), help="Also issue one template per agency into DIR, recording each template id.")
+@_SCHEMA_DIR
+@_LANG
+@_one_line_errors
+def init_cmd(db: str, form: str, year: int | None, roster: str, office: str, deadline: dt.datetime | None,
+             templates_dir: str | None, schema_dirs: tuple[str, ...], lang: str) -> None:
+    """Create a collection in DB (the store is created when it does not exist)."""
+    from ..roster import RosterError
+    from . import init_collection
+
+    try:
+        coll = init_collection(db, form, year, roster, office=office, deadline=deadline.date() if deadline else None,
+                               templates_dir=templates_dir, schema_dirs=schema_dirs)
+    except RosterError as e:
+        for p in e.problems:
+            click.echo(f"error: {roster}: {p}", err=True)
+        sys.exit(1)
+    if lang == "en":
+        click.echo(f"{db}: created collection {coll.key} (id {coll.id})" + (f"; templates in {templates_dir}" if templates_dir else ""))
+    else:
+        click.echo(f"{db}：已建立收集 {coll.key}（编号 {coll.id}）" + (f"；模板已写入 {templates_dir}" if templates_dir else ""))
+
+
+@collect.command("receive")
+@click.argument("db")
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--sender", default="", help="Who sent the files (e-mail address, person), recorded with each version.")
+@click.option("--jobs", type=click.IntRange(1, 64), default=None, help="Worker processes (default: the machine's cores).")
+@_COLLECTION
+@_SCHEMA_DIR
+@_LANG
+@_one_line_errors
+def receive_cmd(db: str, paths: tuple[str, ...], sender: str, jobs: int | None, collection: str | None,
+                schema_dirs: tuple[str, ...], lang: str) -> None:
+    """Check the workbooks under PATHS and store every one, byte for byte (rejected ones too).
+
+    Exit 0 when every file is in the store (whatever its verdict), 1 when one could not be stored.
+    """
+    from .store import Store
+
+    with Store(db, schema_dirs=schema_dirs) as store:
+        receipts = store.receive(list(paths), collection=collection, sender=sender, jobs=jobs,
+                                 progress=lambda r: click.echo(r.message(lang)))
+    stored = sum(r.outcome == "stored" for r in receipts)
+    again = sum(r.outcome == "already" for r in receipts)
+    failed = sum(r.outcome == "error" for r in receipts)
+    if lang == "en":
+        click.echo(f"{len(receipts)} file(s): {stored} stored, {again} received before, {failed} not stored")
+    else:
+        click.echo(f"共 {len(receipts)} 个文件：新保存 {stored}，此前已接收 {again}，未能保存 {failed}")
+    sys.exit(1 if failed else 0)
+
+
+@collect.command("status")
+@click.argument("db")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "csv"]), default="text", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to FILE instead of the screen.")
+@_COLLECTION
+@_SCHEMA_DIR
+@_LANG
+@_one_line_errors
+def status_cmd(db: str, fmt: str, output: str | None, collection: str | None, schema_dirs: tuple[str, ...], lang: str) -> None:
+    """Per agency: 未报送 / 逾期 / 已报送有误 / 已退回 / 已通过, versions and last arrival."""
+    from ..files import write_text_atomic
+    from .outputs import status_csv, status_json, status_text
+    from .store import Store
+
+    with Store(db, schema_dirs=schema_dirs) as store:
+        rep = store.status(collection)
+    text = {"text": status_text, "json": status_json, "csv": status_csv}[fmt](rep, lang)
+    if output:
+        write_text_atomic(output, text)
+    else:
+        click.echo(text, nl=False)
+
+
+@collect.command("history")
+@click.argument("db")
+@click.argument("agency")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@_COLLECTION
+@_SCHEMA_DIR
+@_LANG
+@_one_line_errors
+def history_cmd(db: str, agency: str, fmt: str, collection: str | None, schema_dirs: tuple[str, ...], lang: str) -> None:
+    """Every version AGENCY sent: hash, arrival, verdict, and the values that changed."""
+    from .outputs import history_json, history_text
+    from .store import Store
+
+    with Store(db, schema_dirs=schema_dirs) as store:
+        versions = store.history(agency, collection)
+    click.echo(history_text(agency, versions, lang) if fmt == "text" else history_json(agency, versions), nl=False)
+
+
+@collect.command("pin")
+@click.argument("db")
+@click.argument("agency")
+@click.argument("version", required=False, type=click.IntRange(1))
+@click.option("--clear", is_flag=True, help="Forget the pin: the latest valid version counts again.")
+@_COLLECTION
+@_SCHEMA_DIR
+@_LANG
+@_one_line_errors
+def pin_cmd(db: str, agency: str, version: int | None, clear: bool, collection: str | None, schema_dirs: tuple[str, ...], lang: str) -> None:
+    """Make VERSION (a number from `history`) the one that counts for AGENCY."""
+    from .store import Store
+
+    if (version is None) != clear:
+        raise click.UsageError("give either VERSION or --clear")
+    with Store(db, schema_dirs=schema_dirs) as store:
+        store.pin(agency, None if clear else version, collection)
+    if clear:
+        click.echo(f"{agency}: pin cleared" if lang == "en" else f"{agency}：已取消指定，按规则采用最新的有效版本")
+    else:
+        click.echo(f"{agency}: version #{version} counts" if lang == "en" else f"{agency}：已指定采用版本 #{version}")
+
+
+@collect.command("sendback")
+@click.argument("db")
+@click.argument("agency")
+@click.option("--reason", default="", help="Why (recorded and shown in status).")
+@_COLLECTION
+@_SCHEMA_DIR
+@_LANG
+@_one_line_errors
+def sendback_cmd(db: str, agency: str, reason: str, collection: str | None, schema_dirs: tuple[str, ...], lang: str) -> None:
+    """Record that AGENCY's return was sent back (退回) for correction."""
+    from .store import Store
+
+    with Store(db, schema_dirs=schema_dirs) as store:
+        store.send_back(agency, reason, collection)
+    click.echo(f"{agency}: sent back" if lang == "en" else f"{agency}：已记录退回")
+
+
+@collect.command("summary")
+@click.argument("db")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The summary workbook to write (.xlsx).")
+@_COLLECTION
+@_SCHEMA_DIR
+@_LANG
+@_one_line_errors
+def summary_cmd(db: str, output: str, collection: str | None, schema_dirs: tuple[str, ...], lang: str) -> None:
+    """The same summary workbook as `toolkit merge`, from the versions that count."""
+    from .outputs import summary
+    from .store import Store
+
+    with Store(db, schema_dirs=schema_dirs) as store:
+        c = summary(store, output, collection)
+    if lang == "en":
+        click.echo(f"{output}: {len(c.used)} agency return(s) in the totals, {len(c.missing)} missing")
+    else:
+        click.echo(f"{output}：{len(c.used)} 份计入汇总，未报送 {len(c.missing)} 个单位")
+
+
+@collect.command("export")
+@click.argument("db")
+@click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False), help="Folder for values.json, values.csv and files/.")
+@_COLLECTION
+@_SCHEMA_DIR
+@_LANG
+@_one_line_errors
+def export_cmd(db: str, out_dir: str, collection: str | None, schema_dirs: tuple[str, ...], lang: str) -> None:
+    """JSON and CSV of the current values, and the counted files with a manifest."""
+    from .outputs import export
+    from .store import Store
+
+    with Store(db, schema_dirs=schema_dirs) as store:
+        paths = export(store, out_dir, collection)
+    click.echo(f"{out_dir}: " + ", ".join(str(p) for p in paths.values()))
