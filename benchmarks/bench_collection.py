@@ -25,7 +25,7 @@ from _common import cores
 from bench_merge import _make
 
 from toolkit.collection import Store, init_collection, summary
-from toolkit.merge import merge
+from toolkit.consolidation import merge
 from toolkit.roster import read_roster
 from toolkit.summary import write_summary
 

@@ -22,7 +22,7 @@ from collection_pg import pg_server, pg_url  # noqa: F401  (fixtures)
 
 from toolkit.cli import main
 from toolkit.collection import CollectionError, Store, export, init_collection, summary
-from toolkit.merge import merge
+from toolkit.consolidation import merge
 from toolkit.roster import read_roster
 from toolkit.validate import check_file
 

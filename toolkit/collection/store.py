@@ -27,7 +27,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from ..identity import Identity
 from ..issues import Issue
-from ..merge import Consolidation, _fill_date, consolidate
+from ..consolidation import Consolidation, _fill_date, consolidate
 from ..package import Rejected
 from ..registry import Registry
 from ..roster import Agency
