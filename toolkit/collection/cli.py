@@ -229,3 +229,52 @@ def export_cmd(db: str, out_dir: str, collection: str | None, schema_dirs: tuple
     with Store(db, schema_dirs=schema_dirs) as store:
         paths = export(store, out_dir, collection)
     click.echo(f"{out_dir}: " + ", ".join(str(p) for p in paths.values()))
+
+
+@collect.command("annotate")
+@click.argument("db")
+@click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False),
+              help="退回工作簿的存放文件夹 / folder for the annotated copies.")
+@click.option("--deadline", help="重新报送的截止日期 / deadline to print.")
+@click.option("--contact", help="办公室联系人和电话 / the office's contact.")
+@_COLLECTION
+@_SCHEMA_DIR
+@_LANG
+@_one_line_errors
+def annotate_cmd(db: str, out_dir: str, deadline: str | None, contact: str | None, collection: str | None,
+                 schema_dirs: tuple[str, ...], lang: str) -> None:
+    """为最新一版有问题的单位写退回工作簿（被拒收的写退回通知）/ 退回 copies of the latest versions with problems."""
+    from ..annotate import Office
+    from .outputs import annotate
+    from .store import Store
+
+    with Store(db, schema_dirs=schema_dirs) as store:
+        done = annotate(store, out_dir, collection, Office(contact or "", deadline or ""), lang)
+    copies = sum(1 for a in done if a.kind == "copy")
+    notices = sum(1 for a in done if a.kind == "notice")
+    click.echo(f"{out_dir}: {copies} annotated workbook(s), {notices} notice(s)" if lang == "en"
+               else f"{out_dir}：退回工作簿 {copies} 份，退回通知 {notices} 份")
+
+
+@collect.command("remind")
+@click.argument("db")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="催报清单（.xlsx）/ the reminder list.")
+@click.option("--csv", "csv_out", type=click.Path(dir_okay=False), help="另写 CSV / also write CSV.")
+@click.option("--roster", type=click.Path(dir_okay=False, exists=True),
+              help="带联系人、联系电话、电子邮箱列的名单 / a roster with contact columns.")
+@click.option("--deadline", help="截止日期 / deadline to print.")
+@click.option("--contact", help="办公室联系人和电话 / the office's contact.")
+@_COLLECTION
+@_SCHEMA_DIR
+@_LANG
+@_one_line_errors
+def remind_cmd(db: str, output: str, csv_out: str | None, roster: str | None, deadline: str | None, contact: str | None,
+               collection: str | None, schema_dirs: tuple[str, ...], lang: str) -> None:
+    """写催报清单：未报送、被拒收和有错误的单位 / the reminder list of the collection."""
+    from ..annotate import Office
+    from .outputs import remind
+    from .store import Store
+
+    with Store(db, schema_dirs=schema_dirs) as store:
+        rems = remind(store, output, collection, Office(contact or "", deadline or ""), lang, roster, csv_out)
+    click.echo(f"{output}: {len(rems)} agencies to chase" if lang == "en" else f"{output}：{len(rems)} 个单位需要催报")

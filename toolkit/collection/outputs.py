@@ -157,3 +157,76 @@ __all__ = [
     "write_atomic",
     "write_text_atomic",
 ]
+
+
+def latest_versions(c: Any) -> dict[str, Any]:
+    """Each agency's latest arrival (the highest version number), whatever its verdict."""
+    latest: dict[str, Any] = {}
+    for s in c.submissions:
+        rid = int(s.result.file.split("/", 1)[0].lstrip("#") or 0)
+        if s.code not in latest or rid > latest[s.code][0]:
+            latest[s.code] = (rid, s)
+    return {code: s for code, (_, s) in latest.items()}
+
+
+def annotate(store: Store, out_dir: str | Path, collection: str | int | None = None, office: Any = None,
+             lang: str = "zh", password: str | None = None) -> list[Any]:
+    """退回 copies (and notices) for every agency whose latest version has problems.
+
+    The stored bytes are read again by the same isolated reader, so the copy carries what the
+    agency's cells held (text, formulas), not only the typed values kept in the store.
+    """
+    import tempfile
+
+    from ..annotate import Office, annotate as write_annotated
+    from ..api import check
+
+    c = store.consolidation(collection)
+    coll = store.collection(collection)
+    form = store.form(coll)
+    todo = [s for s in latest_versions(c).values()
+            if s.result.status in ("invalid", "rejected") or any(not i.explained for i in s.result.warnings)]
+    results = []
+    with tempfile.TemporaryDirectory(prefix="toolkit-annotate-") as tmp:
+        for i, s in enumerate(todo):
+            name = Path(s.result.file).name or "return.xlsx"
+            folder = Path(tmp, str(i))
+            folder.mkdir()
+            path = folder / name
+            path.write_bytes(store.blob(s.result.sha256))
+            [r] = check([path], forms=[form], check_period=False)
+            r.file = name
+            results.append(r)
+        return write_annotated(results, out_dir, registry=None if not results else _registry_with(form),
+                               office=office or Office(), password=password, lang=lang)
+
+
+def _registry_with(form: Any) -> Any:
+    from ..registry import Registry
+    reg = Registry()
+    reg.add(form)
+    return reg
+
+
+def remind(store: Store, output: str | Path, collection: str | int | None = None, office: Any = None,
+           lang: str = "zh", roster: str | Path | None = None, csv_out: str | Path | None = None,
+           message: str | None = None) -> list[Any]:
+    """The 催报清单 of the collection: missing, rejected and erroneous agencies by their latest
+    state; contacts come from ``roster`` (a roster file with 联系人/联系电话/电子邮箱 columns)."""
+    from dataclasses import replace
+
+    from ..remind import reminders, write_reminders, write_reminders_csv
+    from ..roster import read_roster
+
+    c = store.consolidation(collection)
+    if roster is not None:
+        contacts = {a.code: a for a in read_roster(roster)}
+        c.roster = [replace(a, contact=contacts[a.code].contact, phone=contacts[a.code].phone, email=contacts[a.code].email)
+                    if a.code in contacts else a for a in (c.roster or [])]
+    deadline = getattr(office, "deadline", "") or ""
+    contact = getattr(office, "contact", "") or ""
+    rems = reminders(c, lang, deadline, contact, message)
+    write_reminders(rems, output, lang, c.form.title, c.period)
+    if csv_out:
+        write_reminders_csv(rems, csv_out, lang)
+    return rems
