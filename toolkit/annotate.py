@@ -21,9 +21,9 @@ from typing import Any
 
 import xlsxwriter
 
-from .files import safe_stem, unique_names, write_atomic, write_text_atomic, neutralise
+from .files import neutralise, safe_stem, unique_names, write_atomic, write_text_atomic
 from .issues import Issue
-from .layout import RETURN_SHEET, a1, layout_of, quote_sheet
+from .layout import a1, layout_of, quote_sheet
 from .registry import Registry
 from .roster import Agency
 from .schema import Form
@@ -162,7 +162,6 @@ def _write_cover(ws: Any, wb: Any, fm: Any, ann: Annotation, password: str) -> N
     border = {"border": 1, "border_color": "#808080"}
     title = wb.add_format({**base, "bold": True, "font_size": 16, "align": "center", "valign": "vcenter"})
     text = wb.add_format(base)
-    bold = wb.add_format({**base, "bold": True})
     head = wb.add_format({**base, **border, "bold": True, "bg_color": "#DCE6F1", "align": "center"})
     cell = wb.add_format({**base, **border})
     link = wb.add_format({**base, **border, "font_color": "#0563C1", "underline": 1})

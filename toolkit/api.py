@@ -17,9 +17,10 @@ and English (``e.message("zh")``).
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence, Union
+from typing import Any, Union
 
 from .consolidation import Consolidation, choose_form, consolidate
 from .discover import Found
@@ -35,7 +36,7 @@ __all__ = ["load_form", "load_roster", "registry_of", "make_templates", "find_wo
            "write_summary", "write_report", "write_json", "write_csv", "TemplateBatch"]
 
 PathLike = Union[str, "os.PathLike[str]"]
-FormsArg = Union[Registry, Iterable[Union[Form, PathLike]], None]
+FormsArg = Union[Registry, Iterable[Form | PathLike], None]
 RosterArg = Union[PathLike, Sequence[Agency], None]
 
 

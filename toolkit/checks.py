@@ -6,8 +6,8 @@ figures in a dict (``run_rules(form, {"B4.ld_keep": 2, …})``).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 from . import rules as rx
 from .layout import render_message

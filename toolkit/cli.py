@@ -331,9 +331,8 @@ def annotate_cmd(paths: tuple[str, ...], out_dir: str, lang: str | None, passwor
     rejected file gets a one-page notice instead.
     """
     lang = _set_lang(lang)
-    with api.find_inputs(paths) as found:
-        with Progress(len(found.files), "审核" if lang == "zh" else "checking", sys.stderr, lang) as bar:
-            results = api.check(found, schema_dirs=schema_dirs, jobs=jobs, progress=bar.advance)
+    with api.find_inputs(paths) as found, Progress(len(found.files), "审核" if lang == "zh" else "checking", sys.stderr, lang) as bar:
+        results = api.check(found, schema_dirs=schema_dirs, jobs=jobs, progress=bar.advance)
     _annotate_and_say(results, out_dir, schema_dirs, _office(contact, deadline), password, lang)
 
 

@@ -10,17 +10,16 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections import Counter
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Collection, Sequence
 
 from .checks import RuleResult, run_rules, with_computed
 from .errors import MergeRefused, NoWorkbooks
 from .registry import Registry
 from .roster import Agency
-from .runner import check_many
 from .schema import Form
-from .validate import Result, iter_workbooks
+from .validate import Result
 
 # What happened to each agency / workbook, as the office says it.
 SUBMISSION_STATUS = {
@@ -223,7 +222,7 @@ def _resolve_duplicates(subs: list[Submission], pinned: Collection[str] = (), pr
     for s in subs:
         if s.status in ("valid", "warnings", "invalid") or (s.status == "rejected" and not s.code.startswith("?")):
             by_code.setdefault(s.code, []).append(s)
-    for code, group in by_code.items():
+    for _code, group in by_code.items():
         if len(group) < 2:
             continue
         usable = ([s for s in group if s.result.file in pinned]

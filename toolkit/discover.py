@@ -60,7 +60,7 @@ class Found:
             shutil.rmtree(d, ignore_errors=True)
         self._scratch.clear()
 
-    def __enter__(self) -> "Found":
+    def __enter__(self) -> Found:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -89,10 +89,10 @@ def find_inputs(paths: list[str], open_archives: bool = True) -> Found:
         p = Path(name)
         try:
             is_dir = p.is_dir()
-        except OSError as e:
+        except OSError:
             found.files.append(p)         # the reader names the problem (a loop, a bad path)
             continue
-        if is_dir and not p.suffix.lower() in WORKBOOK_EXTS:
+        if is_dir and p.suffix.lower() not in WORKBOOK_EXTS:
             _walk(p, found, open_archives)
         elif p.suffix.lower() in ARCHIVE_EXTS and open_archives and not is_dir:
             _open_archive(p, found)

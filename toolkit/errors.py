@@ -10,8 +10,9 @@ each module's exceptions.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from os import PathLike
-from typing import Any, Sequence
+from typing import Any
 
 
 class Bilingual(str):
@@ -23,7 +24,7 @@ class Bilingual(str):
 
     zh: str
 
-    def __new__(cls, zh: str, en: str) -> "Bilingual":
+    def __new__(cls, zh: str, en: str) -> Bilingual:
         self = super().__new__(cls, en)
         self.zh = zh
         return self
@@ -80,7 +81,7 @@ class InputProblem(ToolkitError):
 class NoWorkbooks(InputProblem):
     """No workbook under the given paths; names them, since the user may have mistyped one."""
 
-    def __init__(self, paths: "Sequence[str | PathLike[str]]", skipped: Sequence[Any] = ()):
+    def __init__(self, paths: Sequence[str | PathLike[str]], skipped: Sequence[Any] = ()):
         names = "、".join(str(p) for p in paths[:3]) + ("…" if len(paths) > 3 else "")
         names_en = ", ".join(str(p) for p in paths[:3]) + ("…" if len(paths) > 3 else "")
         zh = f"{names}：没有找到报表文件（.xlsx .xlsm .xls .ods）"

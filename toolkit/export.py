@@ -8,8 +8,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .files import neutralise, write_text_atomic
 from .consolidation import SUBMISSION_STATUS, Consolidation
+from .files import neutralise, write_text_atomic
 
 
 def consolidation_json(c: Consolidation) -> dict[str, Any]:
@@ -52,7 +52,7 @@ CSV_HEADINGS = {
 
 
 def status_text(status: str, lang: str = "zh") -> str:
-    """A submission status as people read it: 通过 / valid (with warnings) / ….""" 
+    """A submission status as people read it: 通过 / valid (with warnings) / …."""
     return STATUS_EN[status] if lang == "en" else SUBMISSION_STATUS[status]
 
 

@@ -34,7 +34,7 @@ class Identity:
     def items(self) -> list[tuple[str, str]]:
         return [(k, str(v)) for k, v in asdict(self).items()]
 
-    def agrees_with(self, other: "Identity") -> str | None:
+    def agrees_with(self, other: Identity) -> str | None:
         """The first field two copies disagree on (None when they agree), allowing for the
         property copy being cut at Excel's 255-character limit."""
         for k in self.keys():
@@ -48,7 +48,7 @@ class Identity:
         return [f.name for f in fields(cls)]
 
     @classmethod
-    def from_mapping(cls, data: dict[str, object]) -> "Identity":
+    def from_mapping(cls, data: dict[str, object]) -> Identity:
         """Build from what a reader found; numbers a program turned into floats become text again."""
         def text(v: object) -> str:
             if v is None:

@@ -9,8 +9,8 @@ another agency, or never issued at all, is rejected, saying which.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from .errors import InputProblem
 from .guard import manifest_rows

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Iterable, Mapping
 
 from . import rules as rx
 from .schema import Column, Form, RuleInstance, Table
@@ -444,7 +444,7 @@ def layout_of(form: Form) -> Layout:
     """The layout of a form; computed once per (id, version, hash) and shared."""
     key = (form.id, form.version, form.content_hash)
     lay = _cache.get(key)
-    if lay is None or lay.form is not form and lay.form.content_hash != form.content_hash:
+    if lay is None or (lay.form is not form and lay.form.content_hash != form.content_hash):
         lay = Layout(form)
         _cache[key] = lay
     return lay

@@ -196,7 +196,6 @@ def _inspect_zip(p: Path, size: int) -> PackageFacts:
         # Part names are case-insensitive (OPC): python-calamine finds xl/_rels/Workbook.xml.rels
         # as well. Every check below looks parts up by the lower-case name, as the parser does.
         names = {n.lower() for n in stored}
-        real = {n.lower(): n for n in stored}
         if len(names) < len(infos) or any("\\" in n for n in names):
             # python-calamine's zip reader turns \ into / (and may pick another copy of a
             # duplicated part): the parts checked here must be the parts it reads
@@ -403,7 +402,7 @@ def _prolog_doctype(data: bytes) -> bool | None:
 
 def _check_prolog(data: bytes, member: str, what: str = "part") -> None:
     found = _prolog_doctype(data if len(data) <= MAX_PROLOG_BYTES else data[:MAX_PROLOG_BYTES])
-    if found or found is None and len(data) > MAX_PROLOG_BYTES:
+    if found or (found is None and len(data) > MAX_PROLOG_BYTES):
         raise Rejected("文件中含有 XML 实体声明（可能是恶意文件），已拒绝", f"{what} {member} declares XML entities (DOCTYPE); refused")
 
 
@@ -465,11 +464,11 @@ def _refuse_doctype(zf: zipfile.ZipFile, name: str) -> None:
             found = _prolog_doctype(head)
             if found is not None or not chunk or len(head) > MAX_PROLOG_BYTES:
                 break
-    if found or found is None and len(head) > MAX_PROLOG_BYTES:
+    if found or (found is None and len(head) > MAX_PROLOG_BYTES):
         raise Rejected("文件中含有 XML 实体声明（可能是恶意文件），已拒绝", f"part {name} declares XML entities (DOCTYPE); refused")
 
 
-def _sheet_members(zf: "_Folded", wb: ET.Element, names: set[str]) -> dict[str, str]:
+def _sheet_members(zf: _Folded, wb: ET.Element, names: set[str]) -> dict[str, str]:
     """Sheet name → its part, read from workbook.xml and its relationships by an XML parser (small
     parts: any spelling XML allows is read as python-calamine reads it)."""
     rels_name = "xl/_rels/workbook.xml.rels"
@@ -553,7 +552,7 @@ def _rewrite(fn, data: bytes, member: str) -> bytes:      # type: ignore[no-unty
         raise Rejected(f"文件已损坏（部件 {member} 不是格式正确的 XML）", f"the file is damaged ({member} is not well-formed XML: {e})") from None
 
 
-def _plain_sheet(facts: PackageFacts, zf: "_Folded", member: str, data: bytes) -> bytes:
+def _plain_sheet(facts: PackageFacts, zf: _Folded, member: str, data: bytes) -> bytes:
     """The sheet's bytes in the plain spelling: as stored, or rewritten (toolkit.sheetxml)."""
     if sheetxml.is_plain(data):
         return data

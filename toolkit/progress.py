@@ -36,7 +36,7 @@ class Progress:
         self._interval = min_interval
         self._width = 0
 
-    def __enter__(self) -> "Progress":
+    def __enter__(self) -> Progress:
         self._draw(force=True)
         return self
 

@@ -8,9 +8,10 @@ between what the office sent and what it now expects is a real and common mistak
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from .package import Rejected
 from .schema import SCHEMA_PATH_VARIABLE, Form, SchemaError, env_schema_dirs, load_form, shipped_schemas
@@ -66,7 +67,7 @@ class Registry:
         return RegistrySpec(dirs, docs, self.include_shipped)
 
     @classmethod
-    def from_spec(cls, spec: RegistrySpec) -> "Registry":
+    def from_spec(cls, spec: RegistrySpec) -> Registry:
         reg = cls(spec.schema_dirs, include_shipped=spec.include_shipped)
         for label, doc in spec.documents:
             reg.add(load_form(doc, label))

@@ -10,9 +10,9 @@ from __future__ import annotations
 import csv
 import io
 import stat
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 from .errors import Bilingual as B
 from .errors import RosterProblem, in_language
@@ -138,7 +138,7 @@ def parse_rows(rows: list[list[str]], name: str, lines: list[int] | None = None)
         if not any(c.strip() for c in row):
             continue
 
-        def cell(key: str) -> str:
+        def cell(key: str, row: list[str] = row) -> str:
             j = index.get(key)
             return row[j].strip() if j is not None and j < len(row) else ""
 

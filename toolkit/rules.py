@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
-from typing import Callable, Iterable, Mapping, Sequence, Union
+from typing import Union
 
 __all__ = [
     "ExpressionError", "NotApplicable", "Num", "Ref", "Range", "Neg", "BinOp", "Call", "Compare", "Implies",
@@ -61,27 +62,27 @@ class Range:
 
 @dataclass(frozen=True)
 class Neg:
-    operand: "Node"
+    operand: Node
 
 
 @dataclass(frozen=True)
 class BinOp:
     op: str  # + - * /
-    left: "Node"
-    right: "Node"
+    left: Node
+    right: Node
 
 
 @dataclass(frozen=True)
 class Call:
     name: str  # sum abs min max round
-    args: tuple["Node", ...]
+    args: tuple[Node, ...]
 
 
 @dataclass(frozen=True)
 class Compare:
     op: str  # == != < <= > >=
-    left: "Node"
-    right: "Node"
+    left: Node
+    right: Node
 
 
 @dataclass(frozen=True)
@@ -159,7 +160,7 @@ class _Parser:
             raise ExpressionError(f"expected {value!r}, found {v or 'the end'!r}", self.text, pos)
 
     def fail(self, what: str) -> ExpressionError:
-        kind, v, pos = self.peek()
+        _kind, v, pos = self.peek()
         return ExpressionError(f"{what}, found {v or 'the end'!r}", self.text, pos)
 
     def keyword(self, word: str) -> bool:
@@ -185,7 +186,7 @@ class _Parser:
 
     def comparison(self) -> Node:
         left = self.additive()
-        kind, v, pos = self.peek()
+        kind, v, _pos = self.peek()
         if kind == "op" and v in COMPARISONS:
             self.take()
             right = self.additive()
@@ -199,7 +200,7 @@ class _Parser:
         if self.keyword("if") or self.keyword("then"):
             raise self.fail("'if … then …' is only allowed in a rule")
         left = self.additive()
-        kind, v, pos = self.peek()
+        kind, v, _pos = self.peek()
         if kind == "op" and v in COMPARISONS:
             self.take()
             right = self.additive()
@@ -228,7 +229,7 @@ class _Parser:
         return node
 
     def unary(self) -> Node:
-        kind, v, pos = self.peek()
+        kind, v, _pos = self.peek()
         if kind == "op" and v == "-":
             self.take()
             return Neg(self.unary())
@@ -238,7 +239,7 @@ class _Parser:
         return self.primary()
 
     def primary(self) -> Node:
-        kind, v, pos = self.peek()
+        kind, v, _pos = self.peek()
         if kind == "number":
             self.take()
             return Num(float(v))

@@ -8,9 +8,9 @@ a worker that dies is replaced and the file it was reading is reported as reject
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
 
 from .registry import Registry, RegistrySpec
 from .validate import Result, check_file

@@ -9,7 +9,8 @@ inequality by moving one input just far enough. What cannot be repaired is left 
 from __future__ import annotations
 
 import random
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from . import rules as rx
 from .checks import evaluate_instance, with_computed
@@ -80,7 +81,7 @@ def repair(form: Form, values: dict[str, float | None], rng: random.Random | Non
                     continue
                 cur = values.get(c) or 0.0
                 new = cur + need / k
-                if new >= 0 and float(new).is_integer() or (new >= 0 and form.indicators[c].spec.type == "decimal"):
+                if (new >= 0 and float(new).is_integer()) or (new >= 0 and form.indicators[c].spec.type == "decimal"):
                     values[c] = round(new, form.indicators[c].spec.places) if form.indicators[c].spec.type == "decimal" else new
                     full = with_computed(form, values)
                     break

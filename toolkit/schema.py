@@ -14,10 +14,11 @@ import importlib.resources
 import json
 import os
 import re
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any
 
 import jsonschema
 
@@ -125,12 +126,12 @@ class Column:
     """A matrix column heading; a leaf (no children) holds values and has a key."""
     label: str
     key: str | None = None
-    children: tuple["Column", ...] = ()
+    children: tuple[Column, ...] = ()
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
     width: float | None = None
     pointer: str = ""
 
-    def leaves(self) -> Iterator["Column"]:
+    def leaves(self) -> Iterator[Column]:
         if not self.children:
             yield self
         for c in self.children:

@@ -44,7 +44,7 @@ def is_plain(data: bytes) -> bool:
     a space or the end of the tag, every row must start with its ``r``, no white space may sit
     before a cell's children or around a value, and attributes are written ``name="value"``.
     """
-    if _odd(data) or data.count(b"<sheetData") != 1 or b"<sheetData>" not in data and b"<sheetData/>" not in data:
+    if _odd(data) or data.count(b"<sheetData") != 1 or (b"<sheetData>" not in data and b"<sheetData/>" not in data):
         return False
     body = data.find(b">", data.find(b"<", 5 if data.startswith(b"<?") else 0))     # after the prolog
     if any(data.find(t, body) >= 0 for t in _ODD_TEXT) or _ODD_ROW.search(data):

@@ -14,18 +14,17 @@ from __future__ import annotations
 import datetime as dt
 import math
 import os
-from collections import Counter
 import tempfile
+from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
-
+from typing import Any
 
 from .checks import RuleResult, run_rules
-from .layout import (CHECK_HEADING, PASS_MARK, SheetLayout, col_letter, display_width, layout_of,
-                     quote_sheet)
 from .consolidation import SUBMISSION_STATUS, Consolidation, _totals
-from .schema import ValueSpec
 from .files import atomic_path, sweep_dead_temps
+from .layout import CHECK_HEADING, PASS_MARK, SheetLayout, col_letter, display_width, layout_of, quote_sheet
+from .schema import ValueSpec
 from .styles import Formats
 from .xlsx import FastWorkbook
 
@@ -347,7 +346,7 @@ def _write_detail(ws: Any, c: Consolidation, fm: Formats, fields: list[tuple[str
         spec = next(f.spec for f in form.header if f.code == code)
         widths.append(11.0 if spec.type == "date" else 13.0 if "电话" in label else 9.0)
     headings = _detail_headings(c, inds)
-    for (code, _), (_, lower) in zip(inds, headings):
+    for (code, _), _heading in zip(inds, headings):
         t = form.table(form.indicators[code].table)
         widths.append(7.0 if t.kind == "matrix" else 9.0)
     for j, w in enumerate(widths):
@@ -490,7 +489,7 @@ def _write_status(ws: Any, c: Consolidation, fm: Formats) -> None:
 
 def _list_sheet(ws: Any, fm: Formats, title: str, columns: tuple[tuple[str, float], ...]) -> tuple[str, ...]:
     """A title on row 1 and headed, sized columns on row 2: the frame of every list sheet."""
-    for j, (h, w) in enumerate(columns):
+    for j, (_h, w) in enumerate(columns):
         ws.set_column(j, j, w)
     ws.write_string(0, 0, title, fm.table_title)
     for j, (h, _) in enumerate(columns):

@@ -15,27 +15,48 @@ import math
 import secrets
 import string
 import uuid
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 from xlsxwriter.worksheet import Worksheet
 
-from . import __version__
-from . import patterns
+from . import __version__, patterns
 from . import rules as rx
 from .checks import RuleResult, run_rules
 from .files import neutralise, safe_stem, unique_names, write_atomic, write_text_atomic
 from .identity import IDENTITY_FORMAT, PROPERTY_LIMIT, PROPERTY_PREFIX, Identity
-from .layout import (CHECK_FONT_SCALE, LAYOUT_VERSION, a1, col_letter, CHECK_HEADING, CHECKS_COLUMNS, CHECKS_FIRST_ROW, CHECKS_SHEET, IDENTITY_SHEET,
-                     INSTRUCTIONS_SHEET, LISTS_SHEET, NOT_APPLICABLE_MARK, PASS_MARK, Layout,
-                     SheetLayout, display_width, layout_of, message_template, render_message, EXPLANATION_COL,
-                     EXPLANATION_HEADING, EXPLANATION_MAX, RETURN_SHEET)
+from .layout import (
+    CHECK_FONT_SCALE,
+    CHECK_HEADING,
+    CHECKS_COLUMNS,
+    CHECKS_FIRST_ROW,
+    CHECKS_SHEET,
+    EXPLANATION_COL,
+    EXPLANATION_HEADING,
+    EXPLANATION_MAX,
+    IDENTITY_SHEET,
+    INSTRUCTIONS_SHEET,
+    LAYOUT_VERSION,
+    LISTS_SHEET,
+    NOT_APPLICABLE_MARK,
+    PASS_MARK,
+    RETURN_SHEET,
+    Layout,
+    SheetLayout,
+    a1,
+    col_letter,
+    display_width,
+    layout_of,
+    message_template,
+    render_message,
+)
 from .roster import Agency
+from .schema import Form, RuleInstance, ValueSpec
 from .styles import Formats
 from .validate import FoundCell
 from .xlsx import ProtectedWorkbook
-from .schema import Form, RuleInstance, ValueSpec
 
 INLINE_LIST_LIMIT = 255
 SEVERITY_ZH = {"error": "错误", "warning": "提示"}
@@ -92,7 +113,7 @@ class Cached:
     results: dict[str, RuleResult]
 
     @classmethod
-    def of(cls, form: Form, values: Mapping[str, Any]) -> "Cached":
+    def of(cls, form: Form, values: Mapping[str, Any]) -> Cached:
         numbers = {c: float(v) for c, v in values.items()
                    if c in form.indicators and isinstance(v, (int, float)) and not isinstance(v, bool)}
         computed = form.compute(numbers)
@@ -347,7 +368,7 @@ def identity_for(form: Form, req: TemplateRequest) -> Identity:
         format=IDENTITY_FORMAT, schema_id=form.id, schema_version=form.version, schema_hash=form.content_hash,
         agency_code=a.code if a else "", agency_name=a.name if a else "", agency_group=a.group if a else "",
         period=str(req.year or form.period_default or ""), template_id=req.template_id or uuid.uuid4().hex,
-        generated_at=req.generated_at or dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
+        generated_at=req.generated_at or dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
         toolkit_version=__version__, layout_version=LAYOUT_VERSION, revision_of=req.revision_of,
     )
 
@@ -478,7 +499,7 @@ def _write_fill_sheet(ws: Worksheet, sl: SheetLayout, sp: _SheetPlan, plan: Temp
             ws.data_validation(row, col, row, col, dict(opts))
     # table bodies: blocked cells for headings/skips, inputs, computed
     for t in sl.tables:
-        head_top, head_bottom, data_top, data_bottom = sl.table_frames[t.id]
+        _head_top, _head_bottom, data_top, data_bottom = sl.table_frames[t.id]
         for r_index, r in enumerate(t.rows):
             row = data_top + r_index
             ncols = 1 if t.kind == "list" else len(t.leaves)
@@ -747,7 +768,7 @@ def generate_templates(form: Form, out_dir: str | Path, agencies: Sequence[Agenc
     # re-running into a folder keeps the password its manifest holds, unless a new one is asked for
     previous = _manifest_password(out / MANIFEST_NAME) if password is None else None
     pw = password if password is not None else previous or generate_password()
-    stamp = dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
+    stamp = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
     if agencies:
         names = template_file_names(agencies, form)
         requests = [TemplateRequest(agency=a, year=year, password=pw, generated_at=stamp, contact=contact) for a in agencies]

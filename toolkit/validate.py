@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import math
-import os
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -23,8 +22,7 @@ from . import rules as rx
 from .checks import evaluate_instance, with_computed
 from .identity import Identity
 from .issues import Issue
-from .layout import (CHECKS_SHEET, EXPLANATION_COL, EXPLANATION_MAX, IDENTITY_SHEET, LAYOUT_VERSION, RETURN_SHEET, Layout, a1,
-                     layout_of)
+from .layout import CHECKS_SHEET, EXPLANATION_COL, EXPLANATION_MAX, IDENTITY_SHEET, LAYOUT_VERSION, RETURN_SHEET, Layout, a1, layout_of
 from .package import Rejected
 from .reader import RawWorkbook, open_workbook
 from .registry import Registry
@@ -63,7 +61,7 @@ class Result:
     issues: list[Issue] = field(default_factory=list)
     # What the cells held where that is not simply the typed value (text, a formula, an error value):
     # code → FoundCell. A 退回 copy writes these back so the agency sees what it sent.
-    found: dict[str, "FoundCell"] = field(default_factory=dict)
+    found: dict[str, FoundCell] = field(default_factory=dict)
 
     @property
     def errors(self) -> list[Issue]:
@@ -142,7 +140,7 @@ def _validate(raw: RawWorkbook, form: Form, result: Result) -> None:
             # the common case — a plain number within bounds — needs no further thought
             ref = _ref_bytes(row, col)
             if type(value) is float and ref not in special and 0 <= value < ABSURD and spec.min is None and spec.max is None \
-                    and (value.is_integer() or spec.type == "decimal" and round(value, spec.places) == value):
+                    and (value.is_integer() or (spec.type == "decimal" and round(value, spec.places) == value)):
                 numbers[code] = value
                 result.values[code] = int(value) if spec.type == "integer" else value
                 continue

@@ -47,7 +47,7 @@ class ProtectedWorkbook(FastWorkbook):
 
     structure_password: str | None = None
 
-    def _write_book_views(self) -> None:  # noqa: D401 - xlsxwriter hook
+    def _write_book_views(self) -> None:
         if self.structure_password is not None:
             attrs: list[tuple[str, Any]] = []
             if self.structure_password:

@@ -178,7 +178,8 @@ def annotate(store: Store, out_dir: str | Path, collection: str | int | None = N
     """
     import tempfile
 
-    from ..annotate import Office, annotate as write_annotated
+    from ..annotate import Office
+    from ..annotate import annotate as write_annotated
     from ..api import check
 
     c = store.consolidation(collection)

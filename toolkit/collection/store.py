@@ -25,9 +25,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from ..consolidation import Consolidation, _fill_date, consolidate
 from ..identity import Identity
 from ..issues import Issue
-from ..consolidation import Consolidation, _fill_date, consolidate
 from ..package import Rejected
 from ..registry import Registry
 from ..roster import Agency
@@ -298,7 +298,7 @@ class Store:
         if not todo:
             return
         with self.engine.begin() as conn:
-            for rec, r, row, data in todo:
+            for rec, _r, row, data in todo:
                 assert row is not None
                 conn.execute(_insert_ignore(conn, t.blobs, ["sha256"]).values(sha256=row["sha256"], size=len(data), data=data))
                 new = conn.execute(_insert_ignore(conn, t.returns, ["collection_id", "sha256"]).values(**row)
@@ -309,7 +309,7 @@ class Store:
                     rec.return_id = conn.execute(sa.select(t.returns.c.id).where(
                         t.returns.c.collection_id == row["collection_id"], t.returns.c.sha256 == row["sha256"])).scalar_one()
                     rec.outcome = "already"
-        for rec, r, row, data in todo:
+        for rec, r, _row, _data in todo:
             _describe(rec, r)
 
     # ---- reading back ------------------------------------------------------------------------
