@@ -176,9 +176,13 @@ def test_a_later_invalid_version_does_not_displace_a_valid_one(db, tmp_path):
 def _planted_error(tmp_path: Path, src: Path) -> Path:
     """A copy of a return with text typed into a number cell, edited with openpyxl (keeps the template's identity)."""
     out = tmp_path / src.name.replace(".xlsx", "_err.xlsx")
+    from toolkit import load_form
+    from toolkit.layout import a1, layout_of
+    lay = layout_of(load_form("gov-info-disclosure-2021"))
+    first = min((c for c in lay.cells.values() if c.sheet == "二、主动公开情况"), key=lambda c: (c.row, c.col))
     wb = openpyxl.load_workbook(src)
     ws = wb["二、主动公开情况"]
-    ws["B12"] = "无"
+    ws[a1(first.row, first.col)] = "无"       # the first input cell of the sheet, wherever the layout puts it
     wb.save(out)
     return out
 
