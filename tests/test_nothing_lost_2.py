@@ -17,6 +17,7 @@ import stat
 import subprocess
 import sys
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -122,13 +123,29 @@ def _nest(base: Path, name: str, depth: int) -> None:
         os.close(fd)
 
 
+def _unnest(base: Path, name: str, depth: int) -> None:
+    """Remove what :func:`_nest` made, bottom up and without recursion (shutil.rmtree, and pytest's
+    own clean-up of old temporary folders, recurse once per level and fail 1,200 deep)."""
+    fds = [os.open(base, os.O_RDONLY)]
+    try:
+        for _ in range(depth):
+            fds.append(os.open(name, os.O_RDONLY, dir_fd=fds[-1]))
+        os.unlink("lost.xlsx", dir_fd=fds[-1])
+        while len(fds) > 1:
+            os.close(fds.pop())
+            os.rmdir(name, dir_fd=fds[-1])
+    finally:
+        for fd in fds:
+            os.close(fd)
+
+
 def _make_long_path(base: Path) -> None:
     """Folders whose full path is longer than PATH_MAX (4096 bytes), shallower than MAX_DEPTH."""
     _nest(base, "长" * 60, 24)                # 24 × 181 bytes
 
 
 @pytest.fixture(scope="module")
-def hostile(tmp_path_factory) -> tuple[Path, list[dict], dict[str, str]]:
+def hostile(tmp_path_factory) -> Iterator[tuple[Path, list[dict], dict[str, str]]]:
     """Good returns among every way a path can fail to be read. Returns (folder, good figures,
     {path fragment: reason fragment} for every path that must be listed as not read)."""
     d = tmp_path_factory.mktemp("hostile")
@@ -158,7 +175,9 @@ def hostile(tmp_path_factory) -> tuple[Path, list[dict], dict[str, str]]:
     expect = {"returns.zip!说明.txt": "not a workbook", "wps.et": "save it as an Excel workbook (.xlsx)",
               "loop": "a loop", "self.xlsx": "", "deep/": "nested more than 64 deep", "长长长": "too long",
               "pipe.xlsx": "not a regular file", "readme.txt": "not a workbook"}
-    return d, figures, expect
+    yield d, figures, expect
+    _unnest(d / "deep", "d", 1200)
+    _unnest(d, "长" * 60, 24)
 
 
 def test_merge_of_the_hostile_folder_keeps_every_good_total_and_lists_every_other_path(hostile, tmp_path):

@@ -228,15 +228,6 @@ class Layout:
                 body = f'IF(OR({",".join(f"ISBLANK({b})" for b in blanks)}),"{NOT_APPLICABLE_MARK}",{body})'
         return body
 
-    @cached_property
-    def instances_by_input(self) -> dict[str, list[RuleInstance]]:
-        """For each indicator, the rule instances that read it (to colour failing cells)."""
-        out: dict[str, list[RuleInstance]] = {}
-        for inst in self.form.instances:
-            for c in inst.reads:
-                out.setdefault(c, []).append(inst)
-        return out
-
     # -- placement
     def _place(self) -> None:
         groups: list[list[Table]] = []

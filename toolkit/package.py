@@ -64,8 +64,6 @@ class SheetFacts:
             return "(shared formula)"
         end = self.data.find(b"</", close)
         return _unescape(self.data[close + 1:end].decode("utf-8", "replace")) or "(shared formula)"
-    max_row: int = 0
-    max_col: int = 0
 
 
 @dataclass

@@ -525,7 +525,7 @@ def format_number(x: float) -> str:
     text = format(float(x), ".15g")
     if "e" in text:
         mant, exp = text.split("e")
-        return f"{mant}E{int(exp):+d}".replace("E+", "E+")
+        return f"{mant}E{int(exp):+d}"
     return text
 
 

@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import math
 import re
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import patterns
 from . import rules as rx
 from .checks import evaluate_instance, with_computed
 from .identity import Identity
@@ -26,15 +24,10 @@ from .layout import CHECKS_SHEET, EXPLANATION_COL, EXPLANATION_MAX, IDENTITY_SHE
 from .package import Rejected
 from .reader import RawWorkbook, open_workbook
 from .registry import Registry
-from .schema import Field, Form, ValueSpec
+from .schema import Field, Form
+from .values import ABSURD, ErrorValue, Skip, json_value, parse_value, show
 
-ABSURD = 1e12
-# What statistical tables print for "no such item" (after NFKC: a full-width － is already "-").
-DASHES = frozenset({"-", "--", "—", "——", "–", "―", "――", "‐", "‑", "─"})
 MAX_DIFFERENCES = 5
-_ERROR_VALUE = re.compile(r"^#(DIV/0!|N/A|VALUE!|REF!|NAME\?|NUM!|NULL!|GETTING_DATA|SPILL!|CALC!|FIELD!|BLOCKED!|UNKNOWN!|CONNECT!|BUSY!|PYTHON!)$", re.I)
-_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
-_THOUSANDS = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
 _EXTERNAL = re.compile(r"\[[^\]]*\]|\w+\|'?[^']*'?!|\bDDE\b|^'?[A-Za-z]:\\\\|https?://", re.I)
 
 
@@ -151,26 +144,26 @@ def _validate(raw: RawWorkbook, form: Form, result: Result) -> None:
             cell = lay.cells[code].address
             _remember(result, code, value, facts, row, col)
             value = _take_formula(value, facts, row, col, ind.label, code, cell, result)
-            typed = parse_value(value, spec, ind.label, code, cell, result)
+            typed = parse_value(value, spec, ind.label, code, cell, result.issues)
             numbers[code] = typed
             if isinstance(value, str) and typed is not None:
                 from_text.add(code)
-            result.values[code] = _json_value(typed, spec)
+            result.values[code] = json_value(typed, spec)
         for f in form.header:
             if f.code in sl.fields:
                 row, col, _ = sl.fields[f.code]
                 cell = f"{sl.name}!{a1(row, col)}"
                 _remember(result, f.code, _cell(grid, row, col), facts, row, col)
                 value = _take_formula(_cell(grid, row, col), facts, row, col, f.label, f.code, cell, result)
-                typed = parse_value(value, f.spec, f.label, f.code, cell, result)
-                result.values[f.code] = _json_value(typed, f.spec)
+                typed = parse_value(value, f.spec, f.label, f.code, cell, result.issues)
+                result.values[f.code] = json_value(typed, f.spec)
                 _check_prefill(raw, f, typed, cell, result)
     values = with_computed(form, numbers)
     as_shown: dict[str, float | None] | None = None
     for code, (cached, cell) in cached_computed.items():
         ind = form.indicators[code]
         want = values[code]
-        result.values[code] = _json_value(want, ind.spec)
+        result.values[code] = json_value(want, ind.spec)
         if isinstance(cached, (int, float)) and not isinstance(cached, bool) and want is not None and abs(cached - want) > 1e-6:
             if from_text:
                 # the program computed without the numbers stored as text (already warned about)
@@ -359,163 +352,16 @@ def _take_formula(value: Any, facts: Any, row: int, col: int, label: str, code: 
         shown = ("=" + formula)[:80]
         if _EXTERNAL.search(formula):
             result.issues.append(Issue("formula_external", "error", {"label": label, "formula": shown}, code=code, cell=cell))
-            return _Skip
+            return Skip
         if err is None and (value == "" or value is None):
             result.issues.append(Issue("formula_no_value", "error", {"label": label, "formula": shown}, code=code, cell=cell))
-            return _Skip
+            return Skip
         if err is None:
-            result.issues.append(Issue("formula_cached", "warning", {"label": label, "formula": shown, "value": _show(value)}, code=code, cell=cell))
+            result.issues.append(Issue("formula_cached", "warning", {"label": label, "formula": shown, "value": show(value)}, code=code, cell=cell))
     if err is not None:
-        return _ErrorValue(err)
+        return ErrorValue(err)
     return value
 
-
-class _SkipType:
-    pass
-
-
-_Skip = _SkipType()
-
-
-@dataclass(frozen=True)
-class _ErrorValue:
-    text: str
-
-
-def _show(v: Any) -> str:
-    if isinstance(v, float):
-        return rx.format_number(v)
-    return str(v)
-
-
-def parse_value(value: Any, spec: ValueSpec, label: str, code: str, cell: str, result: Result) -> Any:
-    """The typed value of one cell, appending any problem to ``result``; None for blank or unusable."""
-    def problem(kind: str, severity: str = "error", **params: Any) -> None:
-        result.issues.append(Issue(kind, severity, {"label": label, **params}, code=code, cell=cell))
-
-    if value is _Skip:
-        return None
-    if isinstance(value, _ErrorValue):
-        problem("error_value", raw=value.text)
-        return None
-    if isinstance(value, str) and _ERROR_VALUE.match(value.strip()):
-        problem("error_value", raw=value.strip())
-        return None
-    if value is None or (isinstance(value, str) and not value.strip(" \t\r\n\u3000\u00a0")):
-        if spec.required:
-            problem("required")
-        return None
-    if spec.type in ("integer", "decimal"):
-        return _parse_number(value, spec, problem)
-    if spec.type == "date":
-        return _parse_date(value, problem)
-    text = _show(value) if not isinstance(value, (dt.date, dt.datetime)) else value.isoformat()[:10]
-    text = text.strip()
-    if spec.type == "choice" and text not in spec.choices:
-        problem("bad_choice", raw=text)
-        return None
-    if spec.max_length and len(text) > spec.max_length:
-        problem("too_long", length=len(text), max_length=spec.max_length)
-    if spec.pattern and not patterns.compile_pattern(spec.pattern).fullmatch(text):
-        problem("bad_pattern", raw=text[:40], hint=f"；{spec.pattern_message}" if spec.pattern_message else "", pattern=spec.pattern)
-    return text
-
-
-def _parse_number(value: Any, spec: ValueSpec, problem: Any) -> float | None:
-    if isinstance(value, bool):
-        problem("bool_in_number", raw="TRUE" if value else "FALSE")
-        return None
-    if isinstance(value, (dt.datetime, dt.date, dt.time, dt.timedelta)):
-        problem("date_in_number", raw=str(value)[:19])
-        return None
-    if isinstance(value, str):
-        raw = value
-        hows: list[tuple[str, str]] = []
-        s = raw.strip(" \t\r\n\u3000\u00a0")
-        if s != raw:
-            hows.append(("去掉首尾空格", "surrounding spaces removed"))
-        n = unicodedata.normalize("NFKC", s).replace("\u2212", "-")
-        if n in DASHES and spec.dash == "blank":
-            # the statistical "no such item", where the form says so; otherwise an error below
-            problem("dash_blank", "warning", raw=s)
-            if spec.required:
-                problem("required")
-            return None
-        if n != s:
-            hows.append(("全角字符转为半角", "full-width characters converted"))
-        if _THOUSANDS.fullmatch(n):
-            n = n.replace(",", "")
-            hows.append(("去掉千分位逗号", "thousands separators removed"))
-        if not _NUMBER.fullmatch(n):
-            problem("not_a_number", raw=raw.strip()[:40])
-            return None
-        number = float(n)
-        hows.append(("文本型数字转为数值", "number stored as text"))
-        how = "、".join(h for h, _ in hows)
-        how_en = ", ".join(e for _, e in hows)
-        if math.isfinite(number):
-            problem("normalised", "warning", raw=raw[:40], value=rx.format_number(number), how=how, how_en=how_en)
-    elif isinstance(value, (int, float)):
-        number = float(value)
-    else:
-        problem("not_a_number", raw=str(value)[:40])
-        return None
-    if not math.isfinite(number):
-        problem("not_finite", raw=str(value)[:40])
-        return None
-    shown = rx.format_number(number)
-    if abs(number) >= ABSURD:
-        problem("absurd", raw=shown)
-        return None
-    if spec.type == "integer" and not float(number).is_integer():
-        if abs(number - round(number)) > 1e-9 * max(1.0, abs(number)):
-            problem("not_integer", raw=shown)
-            return None
-        number = float(round(number))   # 11.000000000000002, a formula's binary rounding
-    if spec.type == "decimal" and round(number, spec.places) != number and abs(round(number, spec.places) - number) > 1e-9:
-        problem("too_many_places", raw=shown, places=spec.places)
-    lower = spec.lower
-    if lower is not None and number < lower:
-        problem("below_min", raw=shown, min=rx.format_number(lower))
-        return None
-    if spec.max is not None and number > spec.max:
-        problem("above_max", raw=shown, max=rx.format_number(spec.max))
-        return None
-    return number
-
-
-_DATE_TEXT = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?")
-
-
-def _parse_date(value: Any, problem: Any) -> dt.date | None:
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and 1 < value < 2958466:
-        return (dt.datetime(1899, 12, 30) + dt.timedelta(days=float(value))).date()
-    text = unicodedata.normalize("NFKC", str(value)).strip()
-    m = _DATE_TEXT.fullmatch(text)
-    if m:
-        try:
-            d = dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
-        except ValueError:
-            d = None
-        if d is not None:
-            problem("normalised", "warning", raw=str(value)[:40], value=d.isoformat(), how="文本型日期", how_en="date stored as text")
-            return d
-    problem("bad_date", raw=str(value)[:40])
-    return None
-
-
-def _json_value(v: Any, spec: ValueSpec) -> Any:
-    if v is None:
-        return None
-    if isinstance(v, float) and spec.type == "integer":
-        return int(v)
-    if isinstance(v, (dt.date, dt.datetime)):
-        return v.isoformat()[:10]
-    return v
 
 
 def iter_workbooks(paths: list[str]) -> list[Path]:
