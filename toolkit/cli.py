@@ -431,7 +431,8 @@ def merge_cmd(paths: tuple[str, ...], output: str, roster: str | None, json_out:
     click.echo(merge_summary_line(c, output, lang))
     office = _office(contact, deadline)
     if annotate_dir:
-        _annotate_and_say([s.result for s in c.submissions], annotate_dir, schema_dirs, office, None, lang)
+        # an agency a lower summary carried is that office's to send back, not this one's
+        _annotate_and_say([s.result for s in c.submissions if s.result.kind != "part"], annotate_dir, schema_dirs, office, None, lang)
     if remind_out:
         _remind_and_say(c, remind_out, None, office, None, lang)
     if c.failed_rules:

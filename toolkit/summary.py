@@ -43,6 +43,7 @@ DETAIL_FIRST = 5         # first agency row
 FIXED_COLUMNS = ("单位代码", "单位名称", "分组", "状态", "计入汇总", "文件", "上级单位")
 USED_COL = 4             # column of 计入汇总 (是/否)
 GROUP_COL = 2
+PARENT_COL = 6           # column of 上级单位
 
 
 def summary_sheet_name(name: str) -> str:
@@ -452,6 +453,14 @@ def _write_detail(ws: Any, c: Consolidation, fm: Formats, fields: list[tuple[str
             total = sum(s.result.values.get(code) or 0 for s in c.used if s.group == g)
             ws.write_formula(row, ind_col[code], f'=SUMIFS({col}${DETAIL_FIRST + 1}:{col}${last + 1},{group_rng},"{_q(_criterion(g))}",{used_rng},"是")', bold_num, total)
         row += 1
+    parent_rng = f"${col_letter(PARENT_COL)}${DETAIL_FIRST + 1}:${col_letter(PARENT_COL)}${last + 1}"
+    for p in c.parents:
+        ws.write_string(row, 1, f"小计（上级单位）：{p}", bold)
+        for code, _ in inds:
+            col = col_letter(ind_col[code])
+            total = sum(s.result.values.get(code) or 0 for s in c.used if s.parent == p)
+            ws.write_formula(row, ind_col[code], f'=SUMIFS({col}${DETAIL_FIRST + 1}:{col}${last + 1},{parent_rng},"{_q(_criterion(p))}",{used_rng},"是")', bold_num, total)
+        row += 1
     ws.write_string(row, 1, "合计（计入汇总）", bold)
     for code, _ in inds:
         col = col_letter(ind_col[code])
@@ -494,6 +503,17 @@ def _write_status(ws: Any, c: Consolidation, fm: Formats) -> None:
         ws.write_number(row, 1, counts[key])
         row += 1
     row += 1
+    by_parent = c.counts_by_parent()
+    if by_parent:       # completeness per county (上级单位), then the agencies one by one
+        for j, h in enumerate(("上级单位", "名单单位数", "计入汇总", "未报送")):
+            ws.write_string(row, j, h, fm.heading)
+        row += 1
+        for p, n in by_parent.items():
+            ws.write_string(row, 0, p, cell)
+            for j, key in enumerate(("expected", "used", "missing"), start=1):
+                ws.write_number(row, j, n[key], cell)
+            row += 1
+        row += 1
     head = ("单位代码", "单位名称", "分组", "状态", "文件", "错误数", "提示数", "说明")
     for j, h in enumerate(head):
         ws.write_string(row, j, h, fm.heading)
