@@ -378,3 +378,17 @@ def test_merge_office_option_on_the_command_line(city, tmp_path):
     [r] = toolkit.check([out])
     assert r.identity.office == "C县办" and r.kind == "summary"
     assert re.fullmatch(r"[0-9a-f]{64}", r.identity.detail_hash)
+
+
+def test_a_summary_rewritten_into_its_own_folder_is_not_an_input(city, tmp_path):
+    """Merging a folder into a summary inside it, twice: the second run replaces the summary and
+    does not read it back as a county's summary (its agencies would all be duplicates)."""
+    from click.testing import CliRunner
+    from toolkit.cli import main
+
+    folder = Path(shutil.copytree(city.root / "A县", tmp_path / "A县"))
+    out = folder / "汇总.xlsx"
+    for _ in range(2):
+        res = CliRunner().invoke(main, ["--lang", "en", "merge", str(folder), "-o", str(out), "--office", "A县"])
+        assert res.exit_code == 0, res.output
+        assert "3 of 3 workbook(s)" in res.output
