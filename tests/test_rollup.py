@@ -15,10 +15,10 @@ import shutil
 import zipfile
 from pathlib import Path
 
+import filled as F
 import openpyxl
 import pytest
 
-import filled as F
 import toolkit
 from toolkit.checks import with_computed
 from toolkit.layout import layout_of
@@ -162,7 +162,7 @@ def test_an_agency_in_two_county_summaries_is_a_duplicate(city, tmp_path):
 def test_the_sources_reach_every_original_file(city):
     ws = openpyxl.load_workbook(city.city_path)["来源"]
     head = [c.value for c in ws[2]]
-    rows = [dict(zip(head, (c.value for c in row))) for row in ws.iter_rows(min_row=3) if row[0].value]
+    rows = [dict(zip(head, (c.value for c in row), strict=False)) for row in ws.iter_rows(min_row=3) if row[0].value]
     originals = {sha256(p) for p in city.originals.values()} | {sha256(city.own)}
     assert {r["原始 sha256"] for r in rows} == originals
     counted = [r for r in rows if r["计入汇总"] == "是"]
@@ -190,7 +190,7 @@ def test_a_third_level_keeps_the_whole_chain(city, tmp_path):
     out = toolkit.write_summary(c, tmp_path / "省.xlsx")
     ws = openpyxl.load_workbook(out)["来源"]
     head = [x.value for x in ws[2]]
-    row = next(dict(zip(head, (x.value for x in r))) for r in ws.iter_rows(min_row=3) if r[7].value == "B02")
+    row = next(dict(zip(head, (x.value for x in r), strict=False)) for r in ws.iter_rows(min_row=3) if r[7].value == "B02")
     assert row["经由"] == f"{sha256(city.summaries['B县'])}  {city.summaries['B县']}"
 
 
@@ -370,6 +370,7 @@ def test_check_text_and_json_of_a_summary(city):
 
 def test_merge_office_option_on_the_command_line(city, tmp_path):
     from click.testing import CliRunner
+
     from toolkit.cli import main
 
     out = tmp_path / "c.xlsx"
@@ -384,6 +385,7 @@ def test_a_summary_rewritten_into_its_own_folder_is_not_an_input(city, tmp_path)
     """Merging a folder into a summary inside it, twice: the second run replaces the summary and
     does not read it back as a county's summary (its agencies would all be duplicates)."""
     from click.testing import CliRunner
+
     from toolkit.cli import main
 
     folder = Path(shutil.copytree(city.root / "A县", tmp_path / "A县"))

@@ -21,13 +21,14 @@ kind ``"part"``; the higher merge decides afresh what counts (duplicates, roster
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import hashlib
 import json
 import uuid
-import datetime as dt
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 from .checks import evaluate_instance, with_computed
 from .identity import IDENTITY_FORMAT, SUMMARY_FORMAT, Identity
@@ -102,7 +103,7 @@ def summary_identity(c: Any) -> Identity:
     ident = Identity(format=SUMMARY_FORMAT, schema_id=form.id, schema_version=form.version, schema_hash=form.content_hash,
                      agency_code="", agency_name=c.office, agency_group="", period=collected_period(c),
                      template_id=uuid.uuid4().hex,
-                     generated_at=dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
+                     generated_at=dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
                      toolkit_version=__version__, layout_version=LAYOUT_VERSION, office=c.office,
                      agencies="\n".join(s.code for s in c.used))
     return dataclasses.replace(ident, detail_hash=digest(ident, records_of(c), form))
@@ -133,17 +134,16 @@ def _close(a: float | None, b: float | None) -> bool:
 def read_summary(raw: Any, form: Form, result: Result) -> None:
     """Check a summary workbook and fill ``result.parts`` with its counted agencies; raises Rejected."""
     from .consolidation import SUBMISSION_STATUS
-    from .summary import (DETAIL_CODES, DETAIL_FIRST, DETAIL_SHEET, FIXED_CODES, SOURCES_SHEET, detail_columns,
-                          summary_sheet_names)
+    from .summary import DETAIL_CODES, DETAIL_FIRST, DETAIL_SHEET, FIXED_CODES, SOURCES_SHEET, detail_columns, summary_sheet_names
 
     ident = raw.identity
     fields, inds = detail_columns(form)
     want = [*FIXED_CODES, *(c for c, _ in fields), *(c for c, _ in inds)]
     grid = _grid(raw, DETAIL_SHEET)
-    got = [str(v).strip() if v is not None else "" for v in (grid[DETAIL_CODES] if DETAIL_CODES < len(grid) else [])]
+    got = [str(v).strip() if v is not None else "" for v in (grid[DETAIL_CODES] if len(grid) > DETAIL_CODES else [])]
     got += [""] * max(0, len(want) - len(got))
     if got[:len(want)] != want or any(got[len(want):]):
-        j = next((j for j, (a, b) in enumerate(zip(got, want)) if a != b), len(want))
+        j = next((j for j, (a, b) in enumerate(zip(got, want, strict=False)) if a != b), len(want))
         raise _refuse(f"「{DETAIL_SHEET}」的列被增删或移动（第 {j + 1} 列）", f"the columns of {DETAIL_SHEET} were changed (column {j + 1})")
     col = {code: j for j, code in enumerate(want)}
     input_codes = [i.code for i in form.inputs if i.spec.numeric]
@@ -152,7 +152,6 @@ def read_summary(raw: Any, form: Form, result: Result) -> None:
     lower_invalid: set[str] = set()
     row = DETAIL_FIRST
     while row < len(grid) and _cell(grid, row, 0) not in ("", None):
-        line = grid[row]
         if _cell(grid, row, col["used"]) == "是":
             code = str(_cell(grid, row, 0)).strip()
             values: dict[str, Any] = {}
@@ -178,7 +177,6 @@ def read_summary(raw: Any, form: Form, result: Result) -> None:
             if _cell(grid, row, col["status"]) == invalid_label:
                 lower_invalid.add(code)
         row += 1
-        del line
     codes = [r.code for r in records]
     twice = [c for c, n in Counter(codes).items() if n > 1]
     if twice:
@@ -220,7 +218,7 @@ def _read_chains(grid: list[list[Any]], records: list[Record]) -> None:
     j = {h: head.index(h) for h in need}
     chains: dict[str, list[tuple[str, str]]] = {}
     for line in grid[2:]:
-        def get(h: str) -> str:
+        def get(h: str, line: list[Any] = line) -> str:
             return str(line[j[h]]) if j[h] < len(line) and line[j[h]] is not None else ""
         if get("计入汇总") != "是":
             continue
