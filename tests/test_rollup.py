@@ -394,3 +394,35 @@ def test_a_summary_rewritten_into_its_own_folder_is_not_an_input(city, tmp_path)
         res = CliRunner().invoke(main, ["--lang", "en", "merge", str(folder), "-o", str(out), "--office", "A县"])
         assert res.exit_code == 0, res.output
         assert "3 of 3 workbook(s)" in res.output
+
+
+def test_a_summary_that_counts_no_one_is_listed_not_lost(city, tmp_path):
+    a = Agency(code="F01", name="有错误的单位")
+    F.write(tmp_path / "F县", "F01.xlsx", city.form, F.county_values(**{"B4.ld_keep": "无"}), agency=a)
+    empty = toolkit.write_summary(toolkit.merge([tmp_path / "F县"], office="F县"), tmp_path / "in" / "F县.xlsx")
+    [r] = toolkit.check([empty])
+    assert (r.status, r.parts) == ("valid", [])
+    shutil.copy(city.summaries["A县"], tmp_path / "in")
+    c = toolkit.merge([tmp_path / "in"])
+    [rej] = [s for s in c.submissions if s.status == "rejected"]
+    assert rej.name == "F县（汇总表）" and "没有计入汇总的单位" in rej.note
+
+
+def test_a_return_claiming_to_be_a_summary_is_refused(city, tmp_path):
+    forged = F.set_identity(city.originals["A00"], "format", "toolkit-summary/1", dst=tmp_path / "forged.xlsx")
+    [r] = toolkit.check([forged])
+    assert r.status == "rejected" and "明细" in r.reason_zh and not r.parts
+
+
+def test_a_summary_passes_a_manifest_check_and_exports_its_chain(city, tmp_path):
+    import json
+
+    manifest = tmp_path / "manifest.csv"
+    manifest.write_text("file,agency_code,template_id\nx.xlsx,Q01," + "1" * 32 + "\n", encoding="utf-8")
+    c = toolkit.merge([city.summaries["A县"]], manifest=manifest, office="某市")
+    assert sorted(s.code for s in c.used) == ["A00", "A01", "A02"]
+    toolkit.write_json(c, tmp_path / "c.json")
+    data = json.loads((tmp_path / "c.json").read_text(encoding="utf-8"))
+    a01 = next(a for a in data["agencies"] if a["code"] == "A01")
+    assert a01["parent"] == "A县" and a01["sources"] == [{"file": str(city.originals["A01"]), "sha256": sha256(city.originals["A01"])}]
+    assert data["office"] == "某市"

@@ -209,8 +209,11 @@ def consolidate(results: Sequence[Result], form: Form, roster: Sequence[Agency] 
             unrecognised.append(r)
         code = ident.agency_code if ident and ident.agency_code else ""
         name = ident.agency_name if ident and ident.agency_name else _agency_name_value(form, r)
-        if r.kind == "summary":      # a summary that could not be read: one rejected line, named by its office
+        if r.kind == "summary":      # a summary that could not be read, or counts no one: one rejected line
             code, name = "", f"{name or '?'}（汇总表）"
+            if r.status != "rejected":
+                r = dataclasses.replace(r, status="rejected", reason_zh="这份汇总表没有计入汇总的单位，没有可汇总的数字",
+                                        reason_en="the summary counts no agency; there is nothing in it to add up")
         if not code:
             code = f"?{name}" if name else f"?{Path(r.file).name}"
         agency = by_code.get(code)
@@ -247,7 +250,7 @@ def _expanded(results: Sequence[Result]) -> list[Result]:
     """Every return, and in place of each readable summary the agencies it counts (its parts)."""
     out: list[Result] = []
     for r in results:
-        if r.kind == "summary" and r.status != "rejected":
+        if r.kind == "summary" and r.status != "rejected" and r.parts:
             out.extend(r.parts)
         else:
             out.append(r)
