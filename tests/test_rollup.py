@@ -426,3 +426,11 @@ def test_a_summary_passes_a_manifest_check_and_exports_its_chain(city, tmp_path)
     a01 = next(a for a in data["agencies"] if a["code"] == "A01")
     assert a01["parent"] == "A县" and a01["sources"] == [{"file": str(city.originals["A01"]), "sha256": sha256(city.originals["A01"])}]
     assert data["office"] == "某市"
+
+
+def test_a_figure_of_seventeen_digits_survives_the_round_trip(tmp_path):
+    """xlsxwriter writes 16 significant digits; the digest must not take that for tampering."""
+    from toolkit.rollup import number
+
+    assert number(0.1 + 0.2) == number(float(f"{0.1 + 0.2:.16g}")) == 0.3
+    assert number(12.0) == 12 and isinstance(number(12.0), int) and number("") is None

@@ -53,10 +53,11 @@ class Record:
 
 
 def number(v: Any) -> int | float | None:
-    """A figure as the digest sees it: a whole number as int (a spreadsheet stores every number as a float)."""
+    """A figure as the digest sees it: a whole number as int (a spreadsheet stores every number as a
+    float), a fraction to 15 significant digits (the workbook keeps 16, a typed 0.1 + 0.2 has 17)."""
     if v is None or v == "" or isinstance(v, bool):
         return None
-    f = float(v)
+    f = float(f"{float(v):.15g}")
     return int(f) if f.is_integer() and abs(f) < 2 ** 53 else f
 
 
