@@ -434,3 +434,10 @@ def test_a_figure_of_seventeen_digits_survives_the_round_trip(tmp_path):
 
     assert number(0.1 + 0.2) == number(float(f"{0.1 + 0.2:.16g}")) == 0.3
     assert number(12.0) == 12 and isinstance(number(12.0), int) and number("") is None
+
+
+def test_the_original_template_id_travels_up(city):
+    [r] = toolkit.check([city.summaries["C县"]])
+    [orig] = toolkit.check([city.originals["C01"]])
+    c01 = next(p for p in r.parts if p.identity.agency_code == "C01")
+    assert c01.identity.template_id == orig.identity.template_id != ""

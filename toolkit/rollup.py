@@ -186,10 +186,10 @@ def read_summary(raw: Any, form: Form, result: Result) -> None:
         raise _refuse(f"标识所列的单位与「{DETAIL_SHEET}」中计入汇总的单位不一致",
                       f"the agencies named in the identity are not the rows counted in {DETAIL_SHEET}")
     _check_totals(raw, form, records, summary_sheet_names(form))
-    _read_chains(_grid(raw, SOURCES_SHEET), records)
+    template_ids = _read_chains(_grid(raw, SOURCES_SHEET), records)
     if digest(ident, records, form) != ident.detail_hash:
         raise _refuse("标识或明细与校验值不符（数字或标识被改过）", "the identity or the detail does not match its digest (figures or identity edited)")
-    result.parts = [_part(form, result, ident, r, r.code in lower_invalid) for r in records]
+    result.parts = [_part(form, result, ident, r, r.code in lower_invalid, template_ids.get(r.code, "")) for r in records]
 
 
 def _check_totals(raw: Any, form: Form, records: list[Record], names: dict[str, str]) -> None:
@@ -210,14 +210,16 @@ def _check_totals(raw: Any, form: Form, records: list[Record], names: dict[str, 
                               f"{sheet}!{a1(row, col)} shows {shown!r}, the counted rows of the detail add up to {number(want)}")
 
 
-def _read_chains(grid: list[list[Any]], records: list[Record]) -> None:
-    """Each counted agency's chain of files, from the 来源 sheet (its headings on row 2)."""
+def _read_chains(grid: list[list[Any]], records: list[Record]) -> dict[str, str]:
+    """Each counted agency's chain of files, from the 来源 sheet (its headings on row 2); returns
+    the template id of each agency's original return, as that sheet names it."""
     head = [str(v).strip() for v in (grid[1] if len(grid) > 1 else [])]
     need = ("文件", "sha256", "单位代码", "计入汇总", "原始文件", "原始 sha256", "经由")
     if any(h not in head for h in need):
         raise _refuse("「来源」的列被改动", "the columns of the 来源 sheet were changed")
     j = {h: head.index(h) for h in need}
     chains: dict[str, list[tuple[str, str]]] = {}
+    template_ids: dict[str, str] = {}
     for line in grid[2:]:
         def get(h: str, line: list[Any] = line) -> str:
             return str(line[j[h]]) if j[h] < len(line) and line[j[h]] is not None else ""
@@ -227,13 +229,16 @@ def _read_chains(grid: list[list[Any]], records: list[Record]) -> None:
         via = [(f, h) for h, _, f in (x.partition(CHAIN_SEP) for x in get("经由").split("\n") if x)]
         here = (get("文件"), get("sha256"))
         chains[get("单位代码")] = [origin, *via] + ([here] if here != origin else [])
+        if "模板编号" in head:
+            template_ids[get("单位代码")] = str(line[head.index("模板编号")] or "") if head.index("模板编号") < len(line) else ""
     for r in records:
         if r.code not in chains:
             raise _refuse(f"「来源」中没有单位 {r.code} 的来源", f"the 来源 sheet names no source for agency {r.code}")
         r.chain = chains[r.code]
+    return template_ids
 
 
-def _part(form: Form, summary: Result, ident: Identity, rec: Record, lower_invalid: bool) -> Result:
+def _part(form: Form, summary: Result, ident: Identity, rec: Record, lower_invalid: bool, template_id: str = "") -> Result:
     """One counted agency of a summary as a submission: its figures, checked again by the form's rules."""
     issues: list[Issue] = []
     if lower_invalid:
@@ -244,7 +249,7 @@ def _part(form: Form, summary: Result, ident: Identity, rec: Record, lower_inval
             issues.append(Issue("rule", inst.severity, {"message": res.message("zh"), "message_en": res.message("en"), "cells": []},
                                 rule=inst.id))
     part_ident = dataclasses.replace(ident, format=IDENTITY_FORMAT, agency_code=rec.code, agency_name=rec.name,
-                                     agency_group=rec.group, template_id="", agencies="", detail_hash="")
+                                     agency_group=rec.group, template_id=template_id, agencies="", detail_hash="")
     return Result(file=summary.file, sha256=summary.sha256, size=summary.size, mtime=summary.mtime,
                   status="invalid" if any(i.severity == "error" for i in issues) else "valid",
                   identity=part_ident, values=dict(rec.values), issues=issues, kind="part", sources=list(rec.chain))
