@@ -441,3 +441,18 @@ def test_the_original_template_id_travels_up(city):
     [orig] = toolkit.check([city.originals["C01"]])
     c01 = next(p for p in r.parts if p.identity.agency_code == "C01")
     assert c01.identity.template_id == orig.identity.template_id != ""
+
+
+@pytest.mark.slow
+def test_a_county_summary_opened_and_saved_in_libreoffice_still_counts(lo, city, tmp_path):
+    """An office opens its summary in a spreadsheet program (to print it) and saves it before
+    sending it up: LibreOffice turns the very hidden identity sheet into a hidden one and rewrites
+    every cell, yet every figure, the identity and the digest survive."""
+    saved = tmp_path / "B县汇总-libreoffice.xlsx"
+    lo.run([{"op": "open", "path": str(city.summaries["B县"])}, {"op": "save", "path": str(saved), "format": "xlsx"},
+            {"op": "close"}])
+    [r] = toolkit.check([saved])
+    assert (r.status, r.kind) == ("valid", "summary"), r.reason_zh
+    [before] = toolkit.check([city.summaries["B县"]])
+    assert [(p.identity.agency_code, p.values, p.sources) for p in r.parts] == \
+           [(p.identity.agency_code, p.values, p.sources) for p in before.parts]
