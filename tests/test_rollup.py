@@ -456,3 +456,10 @@ def test_a_county_summary_opened_and_saved_in_libreoffice_still_counts(lo, city,
     [before] = toolkit.check([city.summaries["B县"]])
     assert [(p.identity.agency_code, p.values, p.sources) for p in r.parts] == \
            [(p.identity.agency_code, p.values, p.sources) for p in before.parts]
+
+
+def test_a_summary_made_without_office_is_named_by_its_file(city, tmp_path):
+    toolkit.write_summary(toolkit.merge([city.root / "B县"]), tmp_path / "in" / "乙县.xlsx")
+    c = toolkit.merge([tmp_path / "in"])
+    assert {s.parent for s in c.used} == {"乙县"} and len(c.used) == 3
+    assert c.counts_by_parent() == {"乙县": {"expected": 0, "used": 3, "missing": 0}}

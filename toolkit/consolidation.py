@@ -218,7 +218,7 @@ def consolidate(results: Sequence[Result], form: Form, roster: Sequence[Agency] 
             code = f"?{name}" if name else f"?{Path(r.file).name}"
         agency = by_code.get(code)
         group = agency.group if agency else (ident.agency_group if ident else "")
-        parent = agency.parent if agency and agency.parent else (ident.office if r.kind == "part" and ident else "")
+        parent = agency.parent if agency and agency.parent else _carried_by(r)
         sub = Submission(result=r, code=code, name=agency.name if agency else name, group=group, parent=parent)
         sub.fill_date = _fill_date(form, r) if r.status != "rejected" else None
         if r.status == "rejected":
@@ -244,6 +244,13 @@ def consolidate(results: Sequence[Result], form: Form, roster: Sequence[Agency] 
     subs.sort(key=lambda s: (order.get(s.code, len(order)), s.code, s.result.file))
     return Consolidation(form=form, submissions=subs, totals=totals, missing=missing, roster=list(roster) if roster is not None else None,
                          rule_results=rule_results, rejected_unrecognised=unrecognised)
+
+
+def _carried_by(r: Result) -> str:
+    """Whose summary carried an agency's figures: its office, or (made without --office) its file name."""
+    if r.kind != "part":
+        return ""
+    return r.identity.office if r.identity and r.identity.office else Path(r.file).stem
 
 
 def _expanded(results: Sequence[Result]) -> list[Result]:
