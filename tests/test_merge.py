@@ -424,7 +424,8 @@ def test_inputs_never_modified(sample):
 
 def test_sheets_of_the_summary(sample):
     lay = layout_of(form_of(sample.form_id))
-    assert sample.values.sheetnames == [summary_sheet_name(s.name) for s in lay.sheets] + ["明细", "报送情况", "问题清单", "来源"]
+    assert sample.values.sheetnames == [summary_sheet_name(s.name) for s in lay.sheets] + ["明细", "报送情况", "问题清单", "来源", "_toolkit"]
+    assert sample.values["_toolkit"].sheet_state == "veryHidden"      # the summary's identity (toolkit.rollup)
 
 
 # ---------------------------------------------------------------------------- synthetic cases
@@ -678,7 +679,7 @@ def test_write_replaces_previous_summary(tmp_path, small):
     target = tmp_path / "汇总.xlsx"
     target.write_bytes(PREVIOUS)
     write_summary(small, target)
-    assert openpyxl.load_workbook(target).sheetnames[-1] == "来源"
+    assert openpyxl.load_workbook(target).sheetnames[-2:] == ["来源", "_toolkit"]
     assert os.listdir(tmp_path) == ["汇总.xlsx"]
 
 

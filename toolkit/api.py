@@ -199,7 +199,7 @@ def _refuse_other_periods(results: list[Result], registry: Registry, period: str
 def merge(paths_or_results: Iterable[PathLike | Result] | PathLike | Found, roster: RosterArg = None,
           include_invalid: bool = False, forms: FormsArg = None, schema_dirs: Iterable[PathLike] = (),
           jobs: int | None = None, progress: Callable[[Result], None] | None = None,
-          period: str | int | None = None, manifest: PathLike | None = None) -> Consolidation:
+          period: str | int | None = None, manifest: PathLike | None = None, office: str = "") -> Consolidation:
     """Consolidate returns into totals, per-agency detail and who is missing.
 
     Takes paths (which are checked first, as :func:`check` does) or the results of an earlier
@@ -207,6 +207,12 @@ def merge(paths_or_results: Iterable[PathLike | Result] | PathLike | Found, rost
     returns from one agency the later 填报日期, then the later file time, counts. Raises
     :class:`toolkit.MergeError` when the returns are of different editions of a form. Returns of
     another period than ``period`` (default: the one most returns carry) are rejected and listed.
+
+    A summary workbook this toolkit wrote is an input like a return: it is checked (its totals
+    against its detail, its identity against its digest; see :mod:`toolkit.rollup`) and stands
+    for the agencies it counted, one submission each, so an agency found in two summaries, or in
+    a summary and as a file of its own, is a duplicate. ``office`` names who makes this summary;
+    it is written into the summary's identity and becomes the 上级单位 of its agencies one level up.
     """
     registry = registry_of(forms, schema_dirs)
     agencies = load_roster(roster)
@@ -225,6 +231,7 @@ def merge(paths_or_results: Iterable[PathLike | Result] | PathLike | Found, rost
     c = consolidate(results, form, agencies, include_invalid)
     from .period import collection_periods
     c.period = collection_periods(results, period).get(form.id, "")
+    c.office = office.strip()
     return c
 
 

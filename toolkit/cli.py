@@ -395,15 +395,19 @@ def remind_cmd(roster: str, paths: tuple[str, ...], output: str, csv_out: str | 
               help="另为每份有问题的报表写退回工作簿到此文件夹 / also write 退回 copies here.")
 @click.option("--remind", "remind_out", type=click.Path(dir_okay=False),
               help="另写催报清单（.xlsx，需 --roster）/ also write the reminder list.")
+@click.option("--office", "office_name", default="",
+              help="汇总单位名称，写入汇总表标识（上级汇总时作为其各单位的上级单位）/ who makes this summary.")
 @_office_options
 @_period_option
 def merge_cmd(paths: tuple[str, ...], output: str, roster: str | None, json_out: str | None, csv_out: str | None,
               by_group: bool, codes: bool, include_invalid: bool, schema_dirs: tuple[str, ...], manifest: str | None, jobs: int | None, annotate_dir: str | None,
-              remind_out: str | None, contact: str | None, deadline: str | None, year: str | None) -> None:
+              remind_out: str | None, office_name: str, contact: str | None, deadline: str | None, year: str | None) -> None:
     """汇总 PATHS 下回收的报表，写出汇总工作簿：合计、各单位明细、报送情况、问题清单、来源。
 
     Merge returned workbooks under PATHS into one summary workbook. Every workbook is checked;
-    invalid and rejected ones are left out of the totals and listed.
+    invalid and rejected ones are left out of the totals and listed. A summary workbook written
+    by this command is an input too (a city merging its counties' summaries): it is checked and
+    stands for the agencies it counted.
     """
     lang = _lang()
     if remind_out and not roster:
@@ -422,7 +426,7 @@ def merge_cmd(paths: tuple[str, ...], output: str, roster: str | None, json_out:
         agencies = api.load_roster(roster)
         with Progress(len(found.files), "读取" if lang == "zh" else "reading", sys.stderr, lang) as bar:
             c = api.merge(found, roster=agencies, include_invalid=include_invalid, schema_dirs=schema_dirs, jobs=jobs,
-                          progress=bar.advance, period=year, manifest=manifest)
+                          progress=bar.advance, period=year, manifest=manifest, office=office_name)
     api.write_summary(c, output, by_group=by_group)
     if json_out:
         api.write_json(c, json_out)
@@ -431,7 +435,8 @@ def merge_cmd(paths: tuple[str, ...], output: str, roster: str | None, json_out:
     click.echo(merge_summary_line(c, output, lang))
     office = _office(contact, deadline)
     if annotate_dir:
-        _annotate_and_say([s.result for s in c.submissions], annotate_dir, schema_dirs, office, None, lang)
+        # an agency a lower summary carried is that office's to send back, not this one's
+        _annotate_and_say([s.result for s in c.submissions if s.result.kind != "part"], annotate_dir, schema_dirs, office, None, lang)
     if remind_out:
         _remind_and_say(c, remind_out, None, office, None, lang)
     if c.failed_rules:

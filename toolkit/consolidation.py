@@ -48,6 +48,7 @@ class Submission:
     used: bool = False           # counted in the totals
     note: str = ""
     fill_date: dt.date | None = None
+    parent: str = ""             # the county (上级单位) it belongs to: the roster's, else the office whose summary carried it
 
     @property
     def label(self) -> str:
@@ -64,6 +65,33 @@ class Consolidation:
     rule_results: list[RuleResult] = field(default_factory=list)
     rejected_unrecognised: list[Result] = field(default_factory=list)
     period: str = ""              # the period collected (returns of another period are rejected)
+    office: str = ""              # who made this summary (merge --office), written into its identity
+
+    @property
+    def parents(self) -> list[str]:
+        """The 上级单位 the roster names or the lower summaries came from, in order of appearance."""
+        seen: dict[str, None] = {}
+        for a in self.roster or ():
+            if a.parent:
+                seen.setdefault(a.parent)
+        for s in self.submissions:
+            if s.parent:
+                seen.setdefault(s.parent)
+        return list(seen)
+
+    def counts_by_parent(self) -> dict[str, dict[str, int]]:
+        """Per 上级单位: how many agencies the roster lists, how many are counted, how many are missing."""
+        out: dict[str, dict[str, int]] = {p: {"expected": 0, "used": 0, "missing": 0} for p in self.parents}
+        for a in self.roster or ():
+            if a.parent:
+                out[a.parent]["expected"] += 1
+        for s in self.used:
+            if s.parent:
+                out[s.parent]["used"] += 1
+        for a in self.missing:
+            if a.parent:
+                out[a.parent]["missing"] += 1
+        return out
 
     @property
     def used(self) -> list[Submission]:
@@ -172,7 +200,7 @@ def consolidate(results: Sequence[Result], form: Form, roster: Sequence[Agency] 
     by_code = {a.code: a for a in roster} if roster is not None else {}
     subs: list[Submission] = []
     unrecognised: list[Result] = []
-    for r in sorted(results, key=lambda r: r.file):
+    for r in _expanded(sorted(results, key=lambda r: r.file)):
         foreign = _foreign(form, r)
         if foreign:     # a return of another form: rejected here, by name, whatever it holds
             ident = r.identity
@@ -185,11 +213,17 @@ def consolidate(results: Sequence[Result], form: Form, roster: Sequence[Agency] 
             unrecognised.append(r)
         code = ident.agency_code if ident and ident.agency_code else ""
         name = ident.agency_name if ident and ident.agency_name else _agency_name_value(form, r)
+        if r.kind == "summary":      # a summary that could not be read, or counts no one: one rejected line
+            code, name = "", f"{name or '?'}（汇总表）"
+            if r.status != "rejected":
+                r = dataclasses.replace(r, status="rejected", reason_zh="这份汇总表没有计入汇总的单位，没有可汇总的数字",
+                                        reason_en="the summary counts no agency; there is nothing in it to add up")
         if not code:
             code = f"?{name}" if name else f"?{Path(r.file).name}"
         agency = by_code.get(code)
         group = agency.group if agency else (ident.agency_group if ident else "")
-        sub = Submission(result=r, code=code, name=agency.name if agency else name, group=group)
+        parent = agency.parent if agency and agency.parent else _carried_by(r)
+        sub = Submission(result=r, code=code, name=agency.name if agency else name, group=group, parent=parent)
         sub.fill_date = _fill_date(form, r) if r.status != "rejected" else None
         if r.status == "rejected":
             sub.status, sub.note = "rejected", r.reason("zh")
@@ -216,6 +250,24 @@ def consolidate(results: Sequence[Result], form: Form, roster: Sequence[Agency] 
                          rule_results=rule_results, rejected_unrecognised=unrecognised)
 
 
+def _carried_by(r: Result) -> str:
+    """Whose summary carried an agency's figures: its office, or (made without --office) its file name."""
+    if r.kind != "part":
+        return ""
+    return r.identity.office if r.identity and r.identity.office else Path(r.file).stem
+
+
+def _expanded(results: Sequence[Result]) -> list[Result]:
+    """Every return, and in place of each readable summary the agencies it counts (its parts)."""
+    out: list[Result] = []
+    for r in results:
+        if r.kind == "summary" and r.status != "rejected" and r.parts:
+            out.extend(r.parts)
+        else:
+            out.append(r)
+    return out
+
+
 def _resolve_duplicates(subs: list[Submission], pinned: Collection[str] = (), prefer_valid: bool = False) -> None:
     """Two workbooks from one agency: the later by 填报日期, then by file time, is used (a pinned one always)."""
     by_code: dict[str, list[Submission]] = {}
@@ -232,11 +284,20 @@ def _resolve_duplicates(subs: list[Submission], pinned: Collection[str] = (), pr
         for s in group:
             if s is winner or s.status == "rejected":
                 if s is winner:
-                    others = [Path(o.result.file).name for o in group if o is not s]
+                    others = [_where(o) for o in group if o is not s]
                     s.note = (s.note + "；" if s.note else "") + f"同一单位另有 {len(others)} 份：{'、'.join(others)}；本份较新，已采用"
                 continue
             s.status, s.used = "duplicate", False
-            s.note = f"同一单位另有较新的一份（{Path(winner.result.file).name}），本份未采用"
+            s.note = f"同一单位另有较新的一份（{_where(winner)}），本份未采用"
+
+
+def _where(s: Submission) -> str:
+    """The file a submission came in, and for an agency a summary carried, whose summary it was."""
+    name = Path(s.result.file).name
+    ident = s.result.identity
+    if s.result.kind == "part":
+        return f"{name}，{ident.office if ident and ident.office else '下级'}汇总表中的一行"
+    return name
 
 
 def _totals(form: Form, results: Sequence[Result]) -> dict[str, float | None]:

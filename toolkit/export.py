@@ -17,16 +17,18 @@ def consolidation_json(c: Consolidation) -> dict[str, Any]:
     return {
         "schema": {"id": form.id, "version": form.version, "hash": form.content_hash},
         "period": c.period,
+        "office": c.office,
         "totals": {code: c.totals.get(code) for code, ind in form.indicators.items() if ind.spec.numeric},
         "rules_failed_on_totals": [{"rule": r.instance.id, "message": r.message()} for r in c.failed_rules],
         "counts": c.counts(),
         "agencies": [
             {"code": s.code, "name": s.name, "group": s.group, "status": s.status, "used": s.used,
-             "file": s.result.file, "sha256": s.result.sha256, "note": s.note,
+             "file": s.result.file, "sha256": s.result.sha256, "note": s.note, "parent": s.parent,
+             "sources": [{"file": f, "sha256": h} for f, h in s.result.sources],
              "values": s.result.values if s.result.status != "rejected" else {}}
             for s in c.submissions
         ],
-        "missing": [{"code": a.code, "name": a.name, "group": a.group} for a in c.missing],
+        "missing": [{"code": a.code, "name": a.name, "group": a.group, "parent": a.parent} for a in c.missing],
     }
 
 

@@ -133,4 +133,5 @@ def _is_return(path: Path) -> bool:
     from .runner import check_many
 
     r = check_many([path], Registry(), jobs=1)[0]
-    return bool(r.identity is not None and r.identity.schema_id)
+    # a summary carries an identity too (toolkit.rollup), but the one at the output path is our own
+    return bool(r.identity is not None and r.identity.schema_id and r.kind != "summary")

@@ -11,6 +11,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 
 IDENTITY_FORMAT = "toolkit-template/1"
+# A summary workbook the toolkit wrote carries the same identity, with this format, the office that
+# made it, the agencies it counts and a digest of its detail (toolkit.rollup reads it back).
+SUMMARY_FORMAT = "toolkit-summary/1"
+FORMATS = (IDENTITY_FORMAT, SUMMARY_FORMAT)
 PROPERTY_PREFIX = "toolkit."
 PROPERTY_LIMIT = 255   # Excel's longest document property value; the sheet copy keeps the full text
 
@@ -30,6 +34,9 @@ class Identity:
     toolkit_version: str
     layout_version: str = ""
     revision_of: str = ""          # a 退回 copy names the template id it was made from
+    office: str = ""               # a summary: who made it (merge --office)
+    agencies: str = ""             # a summary: the codes of the agencies it counts, one a line
+    detail_hash: str = ""          # a summary: sha256 of its identity and counted detail (toolkit.rollup)
 
     def items(self) -> list[tuple[str, str]]:
         return [(k, str(v)) for k, v in asdict(self).items()]

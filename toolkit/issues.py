@@ -42,6 +42,7 @@ TEMPLATES: dict[str, tuple[str, str]] = {
     "identity_hidden": ("标识表的隐藏状态被改动过", "the identity sheet's visibility was changed"),
     "identity_sheet_missing": ("隐藏的标识表已被删除（仅凭文档属性识别了模板）", "the hidden identity sheet was removed (the template was recognised from the document properties only)"),
     "rule": ("{message}", "{message_en}"),
+    "lower_invalid": ("该单位的报表有错误，{office}按 --include-invalid 将其计入了下级汇总", "the agency's return had errors; {office} counted it in its summary with --include-invalid"),
 }
 
 

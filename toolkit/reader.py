@@ -13,7 +13,7 @@ from typing import Any
 
 from python_calamine import CalamineWorkbook
 
-from .identity import IDENTITY_FORMAT, PROPERTY_PREFIX, Identity
+from .identity import FORMATS, PROPERTY_PREFIX, Identity
 from .layout import IDENTITY_SHEET
 from .package import PackageFacts, Rejected, inspect_file
 
@@ -114,7 +114,7 @@ def open_workbook(path: str | Path) -> RawWorkbook:
     if not found:
         raise Rejected(NOT_OURS_ZH, NOT_OURS_EN)
     for src, ident in found:
-        if ident.format != IDENTITY_FORMAT or not ident.schema_id or not ident.schema_version:
+        if ident.format not in FORMATS or not ident.schema_id or not ident.schema_version:
             raise Rejected(f"模板标识不完整或被改动（{src}）", f"the template identity ({src}) is incomplete or altered")
     diff = found[0][1].agrees_with(found[1][1]) if len(found) == 2 else None
     if diff:

@@ -45,6 +45,12 @@ def result_json(r: Result, lang: str = "zh") -> dict[str, Any]:
     }
     if r.status == "rejected":
         out["reason"] = r.reason(lang)
+    if r.kind == "summary":     # a summary workbook: who made it and the agencies it counts
+        out["kind"] = "summary"
+        out["office"] = ident.office if ident else ""
+        out["agencies"] = [{"code": p.identity.agency_code if p.identity else "", "name": p.identity.agency_name if p.identity else "",
+                            "status": p.status, "sources": [{"file": f, "sha256": h} for f, h in p.sources],
+                            "issues": [i.to_json(lang) for i in p.issues]} for p in r.parts]
     return out
 
 
@@ -55,6 +61,10 @@ def render_json(results: Sequence[Result], lang: str = "zh") -> str:
 def status_line(r: Result, lang: str = "zh") -> str:
     ident = r.identity
     who = f"{ident.agency_code} {ident.agency_name}".strip() if ident else ""
+    if r.kind == "summary" and r.status != "rejected":
+        office = ident.office if ident else ""
+        who = (f"summary{' by ' + office if office else ''} of {len(r.parts)} agencies" if lang == "en"
+               else f"{office}汇总表，{len(r.parts)} 个单位")
     if lang == "en":
         if r.status == "rejected":
             return f"{r.file}: rejected: {r.reason('en')}"
@@ -73,6 +83,9 @@ def render_text(results: Sequence[Result], lang: str = "zh") -> str:
         for i in r.issues:
             where = i.cell or "-"
             lines.append(f"  {severity_label(i, lang)}  {where}  {issue_text(i, lang)}")
+        for p in r.parts:       # a summary's agencies: their problems, by agency code
+            for i in p.issues:
+                lines.append(f"  {severity_label(i, lang)}  {p.identity.agency_code if p.identity else '-'}  {issue_text(i, lang)}")
     periods = period_line(results, lang)
     if periods:
         lines.append(periods)

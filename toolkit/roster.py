@@ -21,6 +21,8 @@ COLUMN_ALIASES = {
     "code": ("code", "代码", "单位代码", "编码", "单位编码", "编号"),
     "name": ("name", "名称", "单位名称", "单位", "填报单位"),
     "group": ("group", "分组", "类别", "组别", "分类", "单位类别"),
+    # the unit the agency reports through (a county): completeness is counted per parent as well
+    "parent": ("parent", "上级单位", "上级", "所属地区", "所属县区"),
     # how to reach the agency, for 催报 (toolkit remind): optional, any order
     "contact": ("contact", "contact person", "联系人", "填报联系人", "经办人"),
     "phone": ("phone", "telephone", "tel", "联系电话", "电话", "手机", "联系方式"),
@@ -38,6 +40,7 @@ class Agency:
     contact: str = ""
     phone: str = ""
     email: str = ""
+    parent: str = ""
 
 
 class RosterError(RosterProblem):
@@ -142,7 +145,7 @@ def parse_rows(rows: list[list[str]], name: str, lines: list[int] | None = None)
             j = index.get(key)
             return row[j].strip() if j is not None and j < len(row) else ""
 
-        code, nm, group = cell("code"), cell("name"), cell("group")
+        code, nm, group, parent = cell("code"), cell("name"), cell("group"), cell("parent")
         contact, phone, email = cell("contact"), cell("phone"), cell("email")
         if not code:
             problems.append(B(f"第 {line} 行：单位代码为空", f"line {line}: the agency code is empty"))
@@ -152,13 +155,13 @@ def parse_rows(rows: list[list[str]], name: str, lines: list[int] | None = None)
         if len(nm) > MAX_NAME or len(code) > 64:
             problems.append(B(f"第 {line} 行：单位 {code[:20]} 的名称超过 {MAX_NAME} 字（或代码超过 64 字）",
                                 f"line {line}: agency {code[:20]} has a name longer than {MAX_NAME} characters (or a code longer than 64)"))
-        if any(ord(ch) < 32 for ch in code + nm + group + contact + phone + email):
+        if any(ord(ch) < 32 for ch in code + nm + group + parent + contact + phone + email):
             problems.append(B(f"第 {line} 行：单位 {code} 含有控制字符", f"line {line}: agency {code} contains control characters"))
         if code in seen:
             problems.append(B(f"第 {line} 行：单位代码 {code} 重复（第 {seen[code]} 行也有）", f"line {line}: agency code {code} is used twice (also on line {seen[code]})"))
             continue
         seen[code] = line
-        agencies.append(Agency(code=code, name=nm, group=group, line=line, contact=contact[:100], phone=phone[:100], email=email[:200]))
+        agencies.append(Agency(code=code, name=nm, group=group, line=line, contact=contact[:100], phone=phone[:100], email=email[:200], parent=parent[:MAX_NAME]))
     if not agencies and not problems:
         problems.append(B("名单中没有任何单位", "the roster lists no agencies"))
     if problems:

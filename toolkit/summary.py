@@ -23,8 +23,9 @@ from typing import Any
 from .checks import RuleResult, run_rules
 from .consolidation import SUBMISSION_STATUS, Consolidation, _totals
 from .files import atomic_path, sweep_dead_temps
-from .layout import CHECK_HEADING, PASS_MARK, SheetLayout, col_letter, display_width, layout_of, quote_sheet
-from .schema import ValueSpec
+from .identity import PROPERTY_LIMIT, PROPERTY_PREFIX
+from .layout import CHECK_HEADING, IDENTITY_SHEET, PASS_MARK, SheetLayout, col_letter, display_width, layout_of, quote_sheet
+from .schema import Form, ValueSpec
 from .styles import Formats
 from .xlsx import FastWorkbook
 
@@ -37,9 +38,10 @@ DETAIL_CODES = 2         # row of the indicator codes on the detail sheet (hidde
 DETAIL_GROUP = 3         # heading row: the row of the form (or section) an indicator belongs to
 DETAIL_HEAD = 4          # heading row: the column of the form (or the indicator itself)
 DETAIL_FIRST = 5         # first agency row
-FIXED_COLUMNS = ("单位代码", "单位名称", "分组", "状态", "计入汇总", "文件")
+FIXED_COLUMNS = ("单位代码", "单位名称", "分组", "状态", "计入汇总", "文件", "上级单位")
 USED_COL = 4             # column of 计入汇总 (是/否)
 GROUP_COL = 2
+PARENT_COL = 6           # column of 上级单位
 
 
 def summary_sheet_name(name: str) -> str:
@@ -89,10 +91,21 @@ def write_summary(c: Consolidation, path: str | Path, by_group: bool = False) ->
 
 
 def _detail_columns(c: Consolidation) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
-    """(header fields shown, indicators) as (code, label), in form order."""
-    fields = [(f.code, f.label) for f in c.form.header if not f.prefill]
-    inds = [(code, ind.label) for code, ind in c.form.indicators.items() if ind.spec.numeric]
+    return detail_columns(c.form)
+
+
+def detail_columns(form: Form) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """(header fields shown, indicators) as (code, label), in form order: the 明细 columns after
+    FIXED_COLUMNS (toolkit.rollup reads a summary back by them)."""
+    fields = [(f.code, f.label) for f in form.header if not f.prefill]
+    inds = [(code, ind.label) for code, ind in form.indicators.items() if ind.spec.numeric]
     return fields, inds
+
+
+def summary_sheet_names(form: Form) -> dict[str, str]:
+    """The 汇总 sheet of each sheet of the form's layout (legal, distinct sheet names)."""
+    taken: set[str] = set()
+    return {sl.name: _sheet_name(summary_sheet_name(sl.name), taken) for sl in layout_of(form).sheets}
 
 
 ROWS_DIR_STEM = "toolkit-summary-"
@@ -169,8 +182,8 @@ def _write_workbook(c: Consolidation, path: str, rows_dir: str, by_group: bool =
     period = period_text(c)
     wb.set_properties({"title": f"{form.title} 汇总", "subject": f"{form.title}（{period}）汇总 — {form.id} {form.version}",
                        "author": "toolkit"})
-    taken: set[str] = set()
-    rename = {sl.name: _sheet_name(summary_sheet_name(sl.name), taken) for sl in lay.sheets}
+    rename = summary_sheet_names(form)
+    taken = set(rename.values())
     fields, inds = _detail_columns(c)
     ind_col = {code: len(FIXED_COLUMNS) + len(fields) + i for i, (code, _) in enumerate(inds)}
     n_rows = len(c.submissions)
@@ -213,7 +226,22 @@ def _write_workbook(c: Consolidation, path: str, rows_dir: str, by_group: bool =
     _write_status(wb.add_worksheet(STATUS_SHEET), c, fm)
     _write_issues(wb.add_worksheet(ISSUES_SHEET), c, fm)
     _write_sources(wb.add_worksheet(SOURCES_SHEET), c, fm)
+    _write_identity(wb, c)
     wb.close()
+
+
+def _write_identity(wb: Any, c: Consolidation) -> None:
+    """The summary's identity, as a template carries its own (a very hidden sheet and document
+    properties), so a higher-level merge recognises and checks it (toolkit.rollup)."""
+    from .rollup import summary_identity
+
+    ident = summary_identity(c)
+    ws = wb.add_worksheet(IDENTITY_SHEET)
+    for i, (k, v) in enumerate(ident.items()):
+        ws.write_string(i, 0, k)
+        ws.write_string(i, 1, v)
+        wb.set_custom_property(PROPERTY_PREFIX + k, v[:PROPERTY_LIMIT], "text")
+    ws.very_hidden()
 
 
 def _write_form_sheet(ws: Any, sl: SheetLayout, c: Consolidation, lay: Any, fm: Formats, rename: dict[str, str],
@@ -341,7 +369,7 @@ def _write_detail(ws: Any, c: Consolidation, fm: Formats, fields: list[tuple[str
     names = [s.name for s in c.submissions] or [""]
     files = [Path(s.result.file).name for s in c.submissions] or [""]
     widths = [7.0, min(max(max(display_width(n) for n in names) + 1, 10.0), 24.0), 9.0, 9.0, 5.0,
-              min(max(max(display_width(f) for f in files) / 2 + 1, 12.0), 20.0)]
+              min(max(max(display_width(f) for f in files) / 2 + 1, 12.0), 20.0), 10.0]
     for code, label in fields:
         spec = next(f.spec for f in form.header if f.code == code)
         widths.append(11.0 if spec.type == "date" else 13.0 if "电话" in label else 9.0)
@@ -398,6 +426,7 @@ def _write_detail(ws: Any, c: Consolidation, fm: Formats, fields: list[tuple[str
         ws.write_string(row, 3, s.label, txt)
         ws.write_string(row, USED_COL, "是" if s.used else "否", txt)
         ws.write_string(row, 5, Path(r.file).name, txt)
+        ws.write_string(row, 6, s.parent, txt)
         if r.status == "rejected":
             continue
         for i, (code, _) in enumerate(fields):
@@ -422,6 +451,14 @@ def _write_detail(ws: Any, c: Consolidation, fm: Formats, fields: list[tuple[str
             total = sum(s.result.values.get(code) or 0 for s in c.used if s.group == g)
             ws.write_formula(row, ind_col[code], f'=SUMIFS({col}${DETAIL_FIRST + 1}:{col}${last + 1},{group_rng},"{_q(_criterion(g))}",{used_rng},"是")', bold_num, total)
         row += 1
+    parent_rng = f"${col_letter(PARENT_COL)}${DETAIL_FIRST + 1}:${col_letter(PARENT_COL)}${last + 1}"
+    for p in c.parents:
+        ws.write_string(row, 1, f"小计（上级单位）：{p}", bold)
+        for code, _ in inds:
+            col = col_letter(ind_col[code])
+            total = sum(s.result.values.get(code) or 0 for s in c.used if s.parent == p)
+            ws.write_formula(row, ind_col[code], f'=SUMIFS({col}${DETAIL_FIRST + 1}:{col}${last + 1},{parent_rng},"{_q(_criterion(p))}",{used_rng},"是")', bold_num, total)
+        row += 1
     ws.write_string(row, 1, "合计（计入汇总）", bold)
     for code, _ in inds:
         col = col_letter(ind_col[code])
@@ -434,7 +471,7 @@ def _write_detail(ws: Any, c: Consolidation, fm: Formats, fields: list[tuple[str
 
 DETAIL_SCALE = 70          # per cent: 9-point figures print at about 6 points
 DETAIL_PORTRAIT_ROWS = 75  # more rows than this: landscape (more columns a page, fewer rows)
-FIXED_CODES = ("agency_code", "agency_name", "agency_group", "status", "used", "file")
+FIXED_CODES = ("agency_code", "agency_name", "agency_group", "status", "used", "file", "agency_parent")
 
 
 def _q(text: str) -> str:
@@ -464,6 +501,17 @@ def _write_status(ws: Any, c: Consolidation, fm: Formats) -> None:
         ws.write_number(row, 1, counts[key])
         row += 1
     row += 1
+    by_parent = c.counts_by_parent()
+    if by_parent:       # completeness per county (上级单位), then the agencies one by one
+        for j, h in enumerate(("上级单位", "名单单位数", "计入汇总", "未报送")):
+            ws.write_string(row, j, h, fm.heading)
+        row += 1
+        for p, n in by_parent.items():
+            ws.write_string(row, 0, p, cell)
+            for j, key in enumerate(("expected", "used", "missing"), start=1):
+                ws.write_number(row, j, n[key], cell)
+            row += 1
+        row += 1
     head = ("单位代码", "单位名称", "分组", "状态", "文件", "错误数", "提示数", "说明")
     for j, h in enumerate(head):
         ws.write_string(row, j, h, fm.heading)
@@ -531,9 +579,18 @@ def _write_issues(ws: Any, c: Consolidation, fm: Formats) -> None:
     _print_setup(ws, sum(w for _, w in columns[:-1]), _heading_text(c, "问题清单"), repeat_rows=(1, 1))
 
 
+def _origin(r: Any) -> tuple[str, str, str]:
+    """(original file, its sha256, the summaries between it and this file as "sha256  file" lines)."""
+    from .rollup import CHAIN_SEP, chain_of
+
+    chain = chain_of(r)
+    (o_file, o_sha), via = chain[0], chain[1:-1]
+    return o_file, o_sha, "\n".join(f"{h}{CHAIN_SEP}{f}" for f, h in via)
+
+
 def _write_sources(ws: Any, c: Consolidation, fm: Formats) -> None:
     columns = (("文件", 36), ("sha256", 66), ("大小（字节）", 12), ("修改时间", 20), ("表单", 26), ("版本", 8), ("模板编号", 34),
-               ("单位代码", 12), ("状态", 16), ("计入汇总", 8))
+               ("单位代码", 12), ("状态", 16), ("计入汇总", 8), ("原始文件", 36), ("原始 sha256", 66), ("经由", 66))
     head = _list_sheet(ws, fm, _heading_text(c, "数据来源（每个数字都来自下列文件）"), columns)
     cell = fm.wb.add_format({**fm.base, **fm.border, "font_size": 9})
     row = 2
@@ -542,7 +599,7 @@ def _write_sources(ws: Any, c: Consolidation, fm: Formats) -> None:
         ident = r.identity
         mtime = dt.datetime.fromtimestamp(r.mtime).strftime("%Y-%m-%d %H:%M:%S") if r.mtime else ""
         vals = (r.file, r.sha256, None, mtime, ident.schema_id if ident else "", ident.schema_version if ident else "",
-                ident.template_id if ident else "", s.code, s.label, "是" if s.used else "否")
+                ident.template_id if ident else "", s.code, s.label, "是" if s.used else "否", *_origin(r))
         for j, v in enumerate(vals):
             if j == 2:
                 ws.write_number(row, j, r.size, cell)

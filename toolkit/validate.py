@@ -18,7 +18,7 @@ from typing import Any
 
 from . import rules as rx
 from .checks import evaluate_instance, with_computed
-from .identity import Identity
+from .identity import SUMMARY_FORMAT, Identity
 from .issues import Issue
 from .layout import CHECKS_SHEET, EXPLANATION_COL, EXPLANATION_MAX, IDENTITY_SHEET, LAYOUT_VERSION, RETURN_SHEET, Layout, a1, layout_of
 from .package import Rejected
@@ -55,6 +55,13 @@ class Result:
     # What the cells held where that is not simply the typed value (text, a formula, an error value):
     # code → FoundCell. A 退回 copy writes these back so the agency sees what it sent.
     found: dict[str, FoundCell] = field(default_factory=dict)
+    # "return" (one agency's workbook), "summary" (a summary workbook the toolkit wrote: its counted
+    # agencies are ``parts``) or "part" (one agency's figures as a summary carried them).
+    kind: str = "return"
+    parts: list[Result] = field(default_factory=list)
+    # The files a part's figures passed through before ``file``, as (file, sha256), the original
+    # return first; empty for a return read directly.
+    sources: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def errors(self) -> list[Issue]:
@@ -92,6 +99,8 @@ def check_file(path: str | Path, registry: Registry | None = None) -> Result:
         raw = open_workbook(p)
         result.identity = raw.identity
         form = registry.get(raw.identity.schema_id, raw.identity.schema_version)
+        if raw.identity.format == SUMMARY_FORMAT:
+            result.kind = "summary"
         if raw.identity.layout_version != LAYOUT_VERSION:
             raise Rejected(f"模板由另一版本的工具生成（版式 {raw.identity.layout_version or '?'}，当前为 {LAYOUT_VERSION}），请使用当前下发的模板",
                            f"the template was laid out by another toolkit version (layout {raw.identity.layout_version or '?'}, "
@@ -99,10 +108,15 @@ def check_file(path: str | Path, registry: Registry | None = None) -> Result:
         if raw.identity.schema_hash != form.content_hash:
             raise Rejected(f"模板与当前表单 {form.id} {form.version} 的定义不一致（内容校验值不同），请使用下发的最新模板",
                            f"the template was made from a different edition of {form.id} {form.version} (schema hash differs)")
-        _validate(raw, form, result)
+        if result.kind == "summary":
+            from .rollup import read_summary
+            read_summary(raw, form, result)
+        else:
+            _validate(raw, form, result)
     except Rejected as e:
         result.status, result.reason_zh, result.reason_en = "rejected", e.zh, e.en
         result.values = {}
+        result.parts = []
         return result
     except MemoryError:
         result.status, result.reason_zh, result.reason_en = "rejected", "文件过大，读取时内存不足", "out of memory while reading the file"
