@@ -48,9 +48,12 @@ def _one_line_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-@click.group("collect")
+@click.group("collect", short_help="收集库：每份报表、每个版本 / the collection store.")
 def collect() -> None:
-    """A collection that remembers every return (收集库): SQLite file or PostgreSQL."""
+    """收集库：记住每份报表和每个版本（SQLite 文件或 PostgreSQL）。
+
+    A collection that remembers every return and version: SQLite file or PostgreSQL.
+    """
 
 
 @collect.command("init")
