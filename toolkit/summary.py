@@ -423,7 +423,7 @@ def _write_detail(ws: Any, c: Consolidation, fm: Formats, fields: list[tuple[str
             total = sum(s.result.values.get(code) or 0 for s in c.used if s.group == g)
             ws.write_formula(row, ind_col[code], f'=SUMIFS({col}${DETAIL_FIRST + 1}:{col}${last + 1},{group_rng},"{_q(_criterion(g))}",{used_rng},"是")', bold_num, total)
         row += 1
-    ws.write_string(row, 1, "合计（计入汇总）", bold)
+    ws.write_string(row, 1, TOTAL_LABEL, bold)
     for code, _ in inds:
         col = col_letter(ind_col[code])
         ws.write_formula(row, ind_col[code], f'=SUMIFS({col}${DETAIL_FIRST + 1}:{col}${last + 1},{used_rng},"是")', bold_num, c.totals.get(code, 0.0))
@@ -435,6 +435,7 @@ def _write_detail(ws: Any, c: Consolidation, fm: Formats, fields: list[tuple[str
 
 DETAIL_SCALE = 70          # per cent: 9-point figures print at about 6 points
 DETAIL_PORTRAIT_ROWS = 75  # more rows than this: landscape (more columns a page, fewer rows)
+TOTAL_LABEL = "合计（计入汇总）"   # the grand-total row under the detail (last year's totals are read from it)
 FIXED_CODES = ("agency_code", "agency_name", "agency_group", "status", "used", "file")
 
 

@@ -23,7 +23,7 @@ from . import rules as rx
 from .checks import evaluate_instance, with_computed
 from .identity import Identity
 from .issues import Issue
-from .layout import (CHECKS_SHEET, EXPLANATION_COL, EXPLANATION_MAX, IDENTITY_SHEET, LAYOUT_VERSION, RETURN_SHEET, Layout, a1,
+from .layout import (CHECKS_SHEET, EXPLANATION_COL, EXPLANATION_MAX, IDENTITY_SHEET, LAYOUT_VERSION, PREV_SHEET, RETURN_SHEET, Layout, a1,
                      layout_of)
 from .package import Rejected
 from .reader import RawWorkbook, open_workbook
@@ -267,7 +267,7 @@ def _verify_sheets(raw: RawWorkbook, lay: Layout, result: Result) -> None:
         hint = f"，多出「{extra[0]}」（可能被改名）" if extra else ""
         hint_en = f"; found {extra[0]!r} instead (renamed?)" if extra else ""
         raise Rejected(f"缺少工作表「{missing[0]}」{hint}", f"sheet {missing[0]!r} is missing{hint_en}")
-    added = [s for s in names if s not in expected and s not in (IDENTITY_SHEET, "_lists", RETURN_SHEET)]
+    added = [s for s in names if s not in expected and s not in (IDENTITY_SHEET, "_lists", PREV_SHEET, RETURN_SHEET)]
     if added:
         raise Rejected(f"多出了工作表「{added[0]}」（模板的工作表不能增删）", f"an extra sheet {added[0]!r} was added")
     order = [s for s in names if s in expected]
