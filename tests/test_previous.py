@@ -151,7 +151,7 @@ def test_template_prev_cells_hold_last_years_figures(years, tmp_path):
 # ---------------------------------------------------------------------------- any schema
 
 SCHEMA = {
-    "id": "stock-test", "version": "1", "title": "库存测试表",
+    "id": "stock-test", "version": "1.0.0", "title": "库存测试表",
     "period": {"kind": "year", "label": "年度", "default": 2023},
     "header": [{"code": "org", "label": "填报单位", "prefill": "agency.name", "locked": True}],
     "tables": [{
@@ -196,7 +196,7 @@ def test_schema_refuses_prev_in_computed_and_unknown_codes():
 
 
 def test_any_schema_prev_rules_and_previous_column(tmp_path):
-    form = toolkit.load_form_document(SCHEMA) if hasattr(toolkit, "load_form_document") else toolkit.schema.load_form(SCHEMA)
+    form = toolkit.schema.load_form(SCHEMA)
     x, y = Agency("X1", "甲单位", "g"), Agency("Y1", "乙单位", "g")
     last = {X: v for X, v in ((x, {"open": 10, "added": 5, "removed": 3, "close": 12, "staff": 4}),
                               (y, {"open": 1, "added": 1, "removed": 0, "close": 2}))}

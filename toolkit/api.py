@@ -121,7 +121,7 @@ def make_templates(form: Form | PathLike, out_dir: PathLike, roster: RosterArg =
 
     form = load_form(form)
     agencies = load_roster(roster)
-    last = load_previous(previous) if previous is not None else None
+    last = load_previous(previous, [form]) if previous is not None else None
     if last is not None:
         last.check_form(form.id, str(year or form.period_default or ""))
     rows, pw = generate_templates(form, os.fspath(out_dir), agencies, year=year, password=password,

@@ -784,8 +784,8 @@ def generate_templates(form: Form, out_dir: str | Path, agencies: Sequence[Agenc
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     # re-running into a folder keeps the password its manifest holds, unless a new one is asked for
-    previous = _manifest_password(out / MANIFEST_NAME) if password is None else None
-    pw = password if password is not None else previous or generate_password()
+    kept = _manifest_password(out / MANIFEST_NAME) if password is None else None
+    pw = password if password is not None else kept or generate_password()
     stamp = dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
     if agencies:
         names = template_file_names(agencies, form)
