@@ -219,3 +219,26 @@ def test_any_schema_prev_rules_and_previous_column(tmp_path):
         row, col = sl.previous[code]
         assert grid[row][col] == want
         assert (row, col - 1) == sl.inputs[code]       # right beside the input
+
+
+def test_summary_gains_last_year_and_change_columns(tmp_path):
+    """汇总 sheets: 上年 and 增减% beside every one-value-per-row table, from last year's totals."""
+    form = toolkit.schema.load_form(SCHEMA)
+    x, y = Agency("X1", "甲单位", "g"), Agency("Y1", "乙单位", "g")
+    write_return(tmp_path / "last", form, x, 2022, {"open": 10, "added": 5, "removed": 3, "close": 12, "staff": 4})
+    write_return(tmp_path / "last", form, y, 2022, {"open": 1, "added": 1, "removed": 0, "close": 2})
+    write_return(tmp_path / "now", form, x, 2023, {"open": 12, "added": 3, "removed": 0, "close": 15, "staff": 5})
+    write_return(tmp_path / "now", form, y, 2023, {"open": 2, "added": 0, "removed": 0, "close": 2})
+    last = toolkit.merge([tmp_path / "last"], forms=[form])
+    toolkit.write_summary(last, tmp_path / "last.xlsx")
+    c = toolkit.merge([tmp_path / "now"], forms=[form], previous=tmp_path / "last.xlsx")
+    assert c.previous_totals["close"] == 14 and c.previous_absent == []
+    toolkit.write_summary(c, tmp_path / "now.xlsx")
+    sl = layout_of(form).sheets[0]
+    grid = CalamineWorkbook.from_path(str(tmp_path / "now.xlsx")).get_sheet_by_name("汇总·统计表").to_python(skip_empty_area=False)
+    head_top = sl.table_frames["main"][0]
+    assert grid[head_top][sl.last_col + 1] == "上年" and grid[head_top][sl.last_col + 2] == "增减%"
+    for code, now, before in (("close", 17, 14), ("staff", 5, 4), ("open", 14, 11)):
+        row, col = sl.inputs[code]
+        assert grid[row][col] == now and grid[row][sl.last_col + 1] == before
+        assert grid[row][sl.last_col + 2] == pytest.approx((now - before) / before)

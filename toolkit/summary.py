@@ -21,7 +21,7 @@ from typing import Any, Callable
 
 
 from .checks import RuleResult, run_rules
-from .layout import (CHECK_HEADING, PASS_MARK, SheetLayout, col_letter, display_width, layout_of,
+from .layout import (CHECK_HEADING, PASS_MARK, SheetLayout, a1, col_letter, display_width, layout_of,
                      quote_sheet)
 from .consolidation import SUBMISSION_STATUS, Consolidation, _totals
 from .schema import ValueSpec
@@ -195,7 +195,8 @@ def _write_workbook(c: Consolidation, path: str, rows_dir: str, by_group: bool =
     for sl in lay.sheets:
         ws = wb.add_worksheet(rename[sl.name])
         _write_form_sheet(ws, sl, c, lay, fm, rename, total_formula, c.failed_rules, c.totals,
-                          f"{form.title}（汇总）", f"{period}　{scope}" if period else scope, info, _heading_text(c, "汇总"))
+                          f"{form.title}（汇总）", f"{period}　{scope}" if period else scope, info, _heading_text(c, "汇总"),
+                          previous=c.previous_totals)
     if by_group:
         for g in c.groups:
             members = [s for s in c.used if s.group == g]
@@ -219,7 +220,8 @@ def _write_workbook(c: Consolidation, path: str, rows_dir: str, by_group: bool =
 
 def _write_form_sheet(ws: Any, sl: SheetLayout, c: Consolidation, lay: Any, fm: Formats, rename: dict[str, str],
                       total_formula: Callable[[str], str], failed: list[RuleResult], totals: dict[str, float],
-                      title: str, scope: str, info: list[tuple[str, str]], heading: str) -> None:
+                      title: str, scope: str, info: list[tuple[str, str]], heading: str,
+                      previous: dict[str, float | None] | None = None) -> None:
     form = c.form
     failed_codes: set[str] = {code for r in failed for code in r.instance.reads}
     out = _RowOrdered(ws)
@@ -286,6 +288,8 @@ def _write_form_sheet(ws: Any, sl: SheetLayout, c: Consolidation, lay: Any, fm: 
                 out.merge(row, first, row, sl.last_col, text, fm.check)
             else:
                 out.add(row, first, lambda row=row, first=first, text=text: ws.write_string(row, first, text, fm.check))
+    if previous is not None:
+        _previous_columns(ws, out, sl, fm, totals, previous)
     # the signatures under the form: one line when the page is wide enough, two otherwise
     width = sum(sl.widths.get(col, 8.43) for col in range(sl.last_col + 1))
     blank = "＿" * 5 + "　　"
@@ -302,6 +306,46 @@ def _write_form_sheet(ws: Any, sl: SheetLayout, c: Consolidation, lay: Any, fm: 
     ws.center_horizontally()
     ws.freeze_panes(*sl.freeze)
     ws.hide_gridlines(2)
+
+
+PREVIOUS_HEADINGS = ("上年", "增减%")
+
+
+def _previous_columns(ws: Any, out: "_RowOrdered", sl: SheetLayout, fm: Formats, totals: dict[str, float],
+                      previous: dict[str, float | None]) -> None:
+    """上年 and 增减% right of the check column, for every table with one value per row (a list,
+    or a matrix of one column): last year's total and the change as a live formula, blank where
+    last year's total is blank or zero."""
+    prev_col, pct_col = sl.last_col + 1, sl.last_col + 2
+    ws.set_column(prev_col, prev_col, 12.0)
+    ws.set_column(pct_col, pct_col, 9.0)
+    num = fm.wb.add_format({**fm.base, **fm.border, "bg_color": "#EDEDED", "align": "right", "num_format": "General"})
+    pct = fm.wb.add_format({**fm.base, **fm.border, "align": "right", "num_format": "0.0%"})
+    for t in sl.tables:
+        if t.kind != "list" and len(t.leaves) != 1:
+            continue
+        head_top, head_bottom, data_top, _ = sl.table_frames[t.id]
+        for j, text in zip((prev_col, pct_col), PREVIOUS_HEADINGS):
+            if head_bottom > head_top:
+                out.merge(head_top, j, head_bottom, j, text, fm.heading)
+            else:
+                out.add(head_top, j, lambda j=j, text=text: ws.write_string(head_top, j, text, fm.heading))
+        for r_index, r in enumerate(t.rows):
+            code = t.cell_code(r, t.leaves[0])
+            if code is None or code not in sl.inputs:
+                continue
+            row = data_top + r_index
+            here = a1(row, sl.inputs[code][1], True)
+            last = previous.get(code)
+            prev_ref = a1(row, prev_col, True)
+            cur = totals.get(code)
+            cached: Any = "" if last in (None, 0) or cur is None else (cur - last) / last  # type: ignore[operator]
+            if last is None:
+                out.add(row, prev_col, lambda row=row: ws.write_blank(row, prev_col, None, num))
+            else:
+                out.add(row, prev_col, lambda row=row, last=last: ws.write_number(row, prev_col, last, num))
+            formula = f'=IF(OR({prev_ref}="",{prev_ref}=0,{here}=""),"",({here}-{prev_ref})/{prev_ref})'
+            out.add(row, pct_col, lambda row=row, formula=formula, cached=cached: ws.write_formula(row, pct_col, formula, pct, cached))
 
 
 def _detail_headings(c: Consolidation, inds: list[tuple[str, str]]) -> list[tuple[str, str]]:
