@@ -14,6 +14,7 @@ from python_calamine import CalamineWorkbook
 
 import toolkit
 from toolkit import rules as rx
+from toolkit.checks import run_rules
 from toolkit.layout import PREV_SHEET, PREVIOUS_COL, layout_of
 from toolkit.roster import Agency
 from toolkit.template import TemplateRequest, build_template
@@ -242,3 +243,37 @@ def test_summary_gains_last_year_and_change_columns(tmp_path):
         row, col = sl.inputs[code]
         assert grid[row][col] == now and grid[row][sl.last_col + 1] == before
         assert grid[row][sl.last_col + 2] == pytest.approx((now - before) / before)
+
+
+# ---------------------------------------------------------------------------- the live check in LibreOffice
+
+def test_live_carry_over_check_in_libreoffice(lo, tmp_path):
+    """LibreOffice computes the carry-over check from the hidden _prev cells exactly as Python does:
+    a wrong column with both numbers, a right one ✓, a column blank last year —, and — everywhere
+    in a template made without last year's figures."""
+    from toolkit.layout import CHECKS_SHEET, NOT_APPLICABLE_MARK, PASS_MARK, a1
+
+    form = toolkit.load_form(FORM_B)
+    lay = layout_of(form)
+    with_prev = tmp_path / "with.xlsx"
+    with_prev.write_bytes(build_template(form, TemplateRequest(agency=B, year=2023, password="pw",
+                                                               previous={"B3_next.np": 7, "B3_next.biz": 1, "B3_next.total": 8})))
+    without = tmp_path / "without.xlsx"
+    without.write_bytes(build_template(form, TemplateRequest(agency=B, year=2023, password="pw")))
+    typed = {"B3_carry.np": 9, "B3_carry.biz": 1, "B3_carry.total": 10}
+    ids = ("t3-carry-over[np]", "t3-carry-over[biz]", "t3-carry-over[sci]", "t3-carry-over[total]")
+    cells = [a1(lay.check_rows[i], 3) for i in ids]
+    ops: list[dict] = []
+    for path in (with_prev, without):
+        ops += [{"op": "open", "path": str(path)}]
+        ops += [{"op": "set", "sheet": lay.cells[c].sheet, "cell": a1(lay.cells[c].row, lay.cells[c].col), "value": v} for c, v in typed.items()]
+        ops += [{"op": "calc"}, {"op": "read", "sheet": CHECKS_SHEET, "cells": cells}, {"op": "close"}]
+    results = [r for r in lo.run(ops) if isinstance(r, dict) and set(r) == set(cells)]
+    live_with = [results[0][c]["string"] for c in cells]
+    live_without = [results[1][c]["string"] for c in cells]
+    python = {r.instance.id: r for r in run_rules(form, {**typed, rx.prev_key("B3_next.np"): 7,
+                                                                        rx.prev_key("B3_next.biz"): 1, rx.prev_key("B3_next.total"): 8})}
+    assert live_with == ["自然人：上年结转 9 ≠ 上年报表“结转下年度继续办理” 7", PASS_MARK, NOT_APPLICABLE_MARK,
+                         "总计：上年结转 10 ≠ 上年报表“结转下年度继续办理” 8"]
+    assert live_with[0] == python["t3-carry-over[np]"].message() and python["t3-carry-over[sci]"].status == "n/a"
+    assert live_without == [NOT_APPLICABLE_MARK] * 4

@@ -18,14 +18,15 @@ import json
 import os
 import re
 import zipfile
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 from . import rules as rx
 from .errors import InputProblem
 
-__all__ = ["Previous", "PreviousProblem", "load_previous", "apply_previous"]
+__all__ = ["Previous", "PreviousProblem", "apply_previous", "load_previous"]
 
 Values = dict[str, "float | None"]
 
