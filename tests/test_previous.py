@@ -238,11 +238,28 @@ def test_summary_gains_last_year_and_change_columns(tmp_path):
     sl = layout_of(form).sheets[0]
     grid = CalamineWorkbook.from_path(str(tmp_path / "now.xlsx")).get_sheet_by_name("汇总·统计表").to_python(skip_empty_area=False)
     head_top = sl.table_frames["main"][0]
-    assert grid[head_top][sl.last_col + 1] == "上年" and grid[head_top][sl.last_col + 2] == "增减%"
+    # this schema has its own 上年数 column: last year's totals go there, 增减% right of the checks
+    assert grid[head_top][PREVIOUS_COL] == "上年数" and grid[head_top][sl.last_col + 2] == "增减%"
     for code, now, before in (("close", 17, 14), ("staff", 5, 4), ("open", 14, 11)):
         row, col = sl.inputs[code]
-        assert grid[row][col] == now and grid[row][sl.last_col + 1] == before
+        assert grid[row][col] == now and grid[row][PREVIOUS_COL] == before
         assert grid[row][sl.last_col + 2] == pytest.approx((now - before) / before)
+
+
+def test_summary_of_a_form_without_a_previous_column_gains_one(years, tmp_path):
+    """The 2021 form's one-column tables (行政许可 …) gain 上年 and 增减% right of the check column."""
+    c = toolkit.merge([years / "2023"], previous=years / "2022")
+    toolkit.write_summary(c, tmp_path / "s.xlsx")
+    form = c.form
+    lay = layout_of(form)
+    code = "B3_new.np"      # table 三 has seven columns: no 上年 there
+    sl = next(s for s in lay.sheets if any(t.id == "t2_5" for t in s.tables))
+    wb = CalamineWorkbook.from_path(str(tmp_path / "s.xlsx"))
+    name = next(n for n in wb.sheet_names if n.endswith(sl.name))
+    grid = wb.get_sheet_by_name(name).to_python(skip_empty_area=False)
+    head_top = sl.table_frames["t2_5"][0]
+    assert grid[head_top][sl.last_col + 1] == "上年" and grid[head_top][sl.last_col + 2] == "增减%"
+    assert code in c.previous_totals
 
 
 # ---------------------------------------------------------------------------- the live check in LibreOffice

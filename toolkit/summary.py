@@ -21,7 +21,7 @@ from typing import Any, Callable
 
 
 from .checks import RuleResult, run_rules
-from .layout import (CHECK_HEADING, PASS_MARK, SheetLayout, a1, col_letter, display_width, layout_of,
+from .layout import (CHECK_HEADING, PASS_MARK, PREVIOUS_COL, SheetLayout, a1, col_letter, display_width, layout_of,
                      quote_sheet)
 from .consolidation import SUBMISSION_STATUS, Consolidation, _totals
 from .schema import ValueSpec
@@ -288,8 +288,7 @@ def _write_form_sheet(ws: Any, sl: SheetLayout, c: Consolidation, lay: Any, fm: 
                 out.merge(row, first, row, sl.last_col, text, fm.check)
             else:
                 out.add(row, first, lambda row=row, first=first, text=text: ws.write_string(row, first, text, fm.check))
-    if previous is not None:
-        _previous_columns(ws, out, sl, fm, totals, previous)
+    _previous_columns(ws, out, sl, fm, totals, previous)
     # the signatures under the form: one line when the page is wide enough, two otherwise
     width = sum(sl.widths.get(col, 8.43) for col in range(sl.last_col + 1))
     blank = "＿" * 5 + "　　"
@@ -312,24 +311,37 @@ PREVIOUS_HEADINGS = ("上年", "增减%")
 
 
 def _previous_columns(ws: Any, out: "_RowOrdered", sl: SheetLayout, fm: Formats, totals: dict[str, float],
-                      previous: dict[str, float | None]) -> None:
-    """上年 and 增减% right of the check column, for every table with one value per row (a list,
-    or a matrix of one column): last year's total and the change as a live formula, blank where
-    last year's total is blank or zero."""
+                      previous: dict[str, float | None] | None) -> None:
+    """Last year's totals beside this year's, for every table with one value per row (a list, or a
+    matrix of one column): a table whose schema has a 上年数 column shows them there, any other
+    gains a 上年 column right of the check column; 增减% follows, a live formula, blank where last
+    year's total is blank or zero. Without last year's figures only the 上年数 cells are drawn (blank)."""
     prev_col, pct_col = sl.last_col + 1, sl.last_col + 2
-    ws.set_column(prev_col, prev_col, 12.0)
-    ws.set_column(pct_col, pct_col, 9.0)
-    num = fm.wb.add_format({**fm.base, **fm.border, "bg_color": "#EDEDED", "align": "right", "num_format": "General"})
+    grey = fm.wb.add_format({**fm.base, **fm.border, "bg_color": "#EDEDED", "align": "right", "num_format": "General"})
     pct = fm.wb.add_format({**fm.base, **fm.border, "align": "right", "num_format": "0.0%"})
+    if previous is not None:
+        ws.set_column(prev_col, prev_col, 12.0)
+        ws.set_column(pct_col, pct_col, 9.0)
     for t in sl.tables:
-        if t.kind != "list" and len(t.leaves) != 1:
-            continue
+        own = t.kind == "list" and t.previous_column      # the form's own 上年数 column
         head_top, head_bottom, data_top, _ = sl.table_frames[t.id]
-        for j, text in zip((prev_col, pct_col), PREVIOUS_HEADINGS):
+        if own:
+            for r_index, r in enumerate(t.rows):
+                row = data_top + r_index
+                if r.code not in sl.previous:
+                    out.add(row, PREVIOUS_COL, lambda row=row: ws.write_blank(row, PREVIOUS_COL, None, fm.blocked))
+                elif previous is None or previous.get(r.code) is None:
+                    out.add(row, PREVIOUS_COL, lambda row=row: ws.write_blank(row, PREVIOUS_COL, None, grey))
+                else:
+                    out.add(row, PREVIOUS_COL, lambda row=row, v=previous[r.code]: ws.write_number(row, PREVIOUS_COL, v, grey))
+        if previous is None or (t.kind != "list" and len(t.leaves) != 1):
+            continue
+        headings = [(pct_col, PREVIOUS_HEADINGS[1])] if own else list(zip((prev_col, pct_col), PREVIOUS_HEADINGS))
+        for j, text in headings:
             if head_bottom > head_top:
                 out.merge(head_top, j, head_bottom, j, text, fm.heading)
             else:
-                out.add(head_top, j, lambda j=j, text=text: ws.write_string(head_top, j, text, fm.heading))
+                out.add(head_top, j, lambda j=j, text=text, top=head_top: ws.write_string(top, j, text, fm.heading))
         for r_index, r in enumerate(t.rows):
             code = t.cell_code(r, t.leaves[0])
             if code is None or code not in sl.inputs:
@@ -337,13 +349,14 @@ def _previous_columns(ws: Any, out: "_RowOrdered", sl: SheetLayout, fm: Formats,
             row = data_top + r_index
             here = a1(row, sl.inputs[code][1], True)
             last = previous.get(code)
-            prev_ref = a1(row, prev_col, True)
+            prev_ref = a1(row, PREVIOUS_COL if own else prev_col, True)
             cur = totals.get(code)
             cached: Any = "" if last in (None, 0) or cur is None else (cur - last) / last  # type: ignore[operator]
-            if last is None:
-                out.add(row, prev_col, lambda row=row: ws.write_blank(row, prev_col, None, num))
-            else:
-                out.add(row, prev_col, lambda row=row, last=last: ws.write_number(row, prev_col, last, num))
+            if not own:
+                if last is None:
+                    out.add(row, prev_col, lambda row=row: ws.write_blank(row, prev_col, None, grey))
+                else:
+                    out.add(row, prev_col, lambda row=row, last=last: ws.write_number(row, prev_col, last, grey))
             formula = f'=IF(OR({prev_ref}="",{prev_ref}=0,{here}=""),"",({here}-{prev_ref})/{prev_ref})'
             out.add(row, pct_col, lambda row=row, formula=formula, cached=cached: ws.write_formula(row, pct_col, formula, pct, cached))
 
