@@ -294,3 +294,32 @@ def test_live_carry_over_check_in_libreoffice(lo, tmp_path):
                          "总计：上年结转 10 ≠ 上年报表“结转下年度继续办理” 8"]
     assert live_with[0] == python["t3-carry-over[np]"].message() and python["t3-carry-over[sci]"].status == "n/a"
     assert live_without == [NOT_APPLICABLE_MARK] * 4
+
+
+# ---------------------------------------------------------------------------- the command line
+
+def test_cli_check_merge_and_template_take_previous(years, tmp_path):
+    from click.testing import CliRunner
+
+    from toolkit.cli import main
+
+    run = CliRunner()
+    r = run.invoke(main, ["check", str(years / "2023"), "--previous", str(years / "summary-2022.xlsx")])
+    assert r.exit_code == 0, r.output                    # warnings only: every return still valid
+    assert "自然人：上年结转 9 ≠ 上年报表“结转下年度继续办理” 7" in r.stdout
+    assert r.stderr.strip().endswith(f"上年数据中没有这些单位，跨年核对不适用：{D.name}（{D.code}）")
+    r = run.invoke(main, ["--lang", "en", "merge", str(years / "2023"), "-o", str(tmp_path / "s.xlsx"),
+                          "--previous", str(years / "summary-2022.json")])
+    assert r.exit_code == 0, r.output
+    assert f"no figures last year (cross-year checks not applicable): {D.code} {D.name}" in r.stderr
+    roster = tmp_path / "roster.csv"
+    roster.write_text(f"单位代码,单位名称\n{A.code},{A.name}\n{D.code},{D.name}\n", encoding="utf-8")
+    r = run.invoke(main, ["template", FORM_B, "-o", str(tmp_path / "t"), "--roster", str(roster), "--year", "2023",
+                          "--password", "pw", "--previous", str(years / "2022")])
+    assert r.exit_code == 0, r.output
+    r = run.invoke(main, ["check", str(years / "2023"), "--previous", str(tmp_path / "nothing.json")])
+    assert r.exit_code != 0 and "nothing.json" in r.output and "Traceback" not in r.output
+    bad = tmp_path / "bad.json"
+    bad.write_text("{}", encoding="utf-8")
+    r = run.invoke(main, ["check", str(years / "2023"), "--previous", str(bad)])
+    assert r.exit_code != 0 and "bad.json" in r.stderr and "Traceback" not in r.output
