@@ -323,3 +323,15 @@ def test_cli_check_merge_and_template_take_previous(years, tmp_path):
     bad.write_text("{}", encoding="utf-8")
     r = run.invoke(main, ["check", str(years / "2023"), "--previous", str(bad)])
     assert r.exit_code != 0 and "bad.json" in r.stderr and "Traceback" not in r.output
+
+
+def test_an_explained_carry_over_warning_keeps_the_agencys_explanation(years, tmp_path):
+    form = toolkit.load_form(FORM_B)
+    values = t3({"np": 30, "biz": 4}, THIS_CARRY[B.code], {"np": 2})
+    data = build_template(form, TemplateRequest(agency=B, year=2023, password="pw", values={**values, **header(B)},
+                                                explanations={"t3-carry-over[np]": "上年报表结转数填报有误，已更正"}))
+    (tmp_path / "b.xlsx").write_bytes(data)
+    r = toolkit.check([tmp_path / "b.xlsx"], previous=years / "summary-2022.json", check_period=False)[0]
+    by_rule = {i.rule: i for i in r.issues if i.rule}
+    assert by_rule["t3-carry-over[np]"].explanation == "上年报表结转数填报有误，已更正"
+    assert by_rule["t3-carry-over[np]"].explained and not by_rule["t3-carry-over[biz]"].explained

@@ -260,7 +260,10 @@ def apply_previous(results: Sequence[Any], previous: Previous, registry: Any) ->
             left = rx.codes(inst.tree.left, form.expand)
             code = left[0] if left else None
             cells = [lay.cells[c].address for c in inst.reads if c in lay.cells]
-            r.issues.append(Issue("rule", inst.severity, {"message": res.message("zh"), "message_en": res.message("en"), "cells": cells},
+            params: dict[str, Any] = {"message": res.message("zh"), "message_en": res.message("en"), "cells": cells}
+            if inst.explainable and getattr(r, "prev_explanations", {}).get(inst.id):
+                params["explanation"] = r.prev_explanations[inst.id]     # the agency's 审核说明
+            r.issues.append(Issue("rule", inst.severity, params,
                                   code=code, cell=lay.cells[code].address if code in lay.cells else None, rule=inst.id))
         r.status = "invalid" if r.errors else "valid"
     return absent

@@ -64,6 +64,9 @@ class Result:
     # What the cells held where that is not simply the typed value (text, a formula, an error value):
     # code → FoundCell. A 退回 copy writes these back so the agency sees what it sent.
     found: dict[str, "FoundCell"] = field(default_factory=dict)
+    # 审核说明 the agency gave for cross-period (prev) warnings, by rule instance id: those rules are
+    # decided later, against last year's figures (toolkit.previous), where the workbook is not open
+    prev_explanations: dict[str, str] = field(default_factory=dict)
 
     @property
     def errors(self) -> list[Issue]:
@@ -199,6 +202,9 @@ def _validate(raw: RawWorkbook, form: Form, result: Result) -> None:
                     params["explanation"] = explanations[inst.id]
             result.issues.append(Issue("rule", inst.severity, params,
                                        code=code, cell=lay.cells[code].address if code in lay.cells else None, rule=inst.id))
+    if any(inst.prev_reads and inst.explainable for inst in form.instances):
+        given = explanations if explanations is not None else _explanations(raw, lay)
+        result.prev_explanations = {i.id: given[i.id] for i in form.instances if i.prev_reads and i.explainable and given.get(i.id)}
 
 
 def _remember(result: Result, code: str, value: Any, facts: Any, row: int, col: int) -> None:
