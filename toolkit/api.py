@@ -264,10 +264,10 @@ def merge(paths_or_results: Iterable[PathLike | Result] | PathLike | Found, rost
     if last is not None:
         last.check_form(form.id, c.period)
         c.previous_totals = dict(last.totals)
-        c.previous_absent = [(s.code, s.name) for s in c.submissions
-                             if s.status != "rejected" and not s.code.startswith("?") and last.of(s.code) is None]
+        absent = {s.code: s.name for s in c.submissions
+                  if s.status != "rejected" and not s.code.startswith("?") and last.of(s.code) is None}
+        c.previous_absent = list(absent.items())
     return c
-
 
 
 def write_summary(consolidation: Consolidation, path: PathLike, by_group: bool = False) -> Path:

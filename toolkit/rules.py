@@ -280,7 +280,7 @@ class _Parser:
         name, pos = self.take()[1:]
         low = name.lower()
         if low == "prev":
-            return self.prev(pos)
+            return self.prev()
         if low not in FUNCTIONS:
             raise ExpressionError(f"unknown function {name!r} (known: {', '.join(FUNCTIONS)}, prev)", self.text, pos)
         self.expect("(")
@@ -301,7 +301,7 @@ class _Parser:
             raise ExpressionError("round(x, n): n must be a number", self.text, pos)
         return Call(low, tuple(args))
 
-    def prev(self, pos: int) -> Node:
+    def prev(self) -> Node:
         """``prev(code)``: one indicator code, nothing computed inside (last year's value of it)."""
         self.expect("(")
         kind, v, p = self.take()

@@ -310,7 +310,7 @@ def _write_form_sheet(ws: Any, sl: SheetLayout, c: Consolidation, lay: Any, fm: 
 PREVIOUS_HEADINGS = ("上年", "增减%")
 
 
-def _previous_columns(ws: Any, out: "_RowOrdered", sl: SheetLayout, fm: Formats, totals: dict[str, float],
+def _previous_columns(ws: Any, out: _RowOrdered, sl: SheetLayout, fm: Formats, totals: dict[str, float],
                       previous: dict[str, float | None] | None) -> None:
     """Last year's totals beside this year's, for every table with one value per row (a list, or a
     matrix of one column): a table whose schema has a 上年数 column shows them there, any other
