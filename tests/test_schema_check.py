@@ -172,8 +172,12 @@ def test_shipped_form_counts():
     b = sm.load_form(sm.resolve(SHIPPED[1]))
     assert [t.id for t in b.tables] == ["t2_1", "t2_5", "t2_6", "t2_8", "t3", "t4"]
     assert len(b.indicators) == 6 + 1 + 2 + 1 + 25 * 7 + 15
-    # t3: 2 rules × 7 columns + 1 rule × 25 rows; t4: 3 single rules
-    assert len(b.instances) == 2 * 7 + 25 + 3
+    # t3: 2 rules × 7 columns + 1 rule × 25 rows; t4: 3 single rules; across years: t3 carry-over
+    # × 7 columns, t2_1 stock × 2 rows
+    assert len(b.instances) == 2 * 7 + 25 + 3 + 7 + 2
+    assert [i.id for i in b.instances if i.prev_reads] == [f"t3-carry-over[{c}]" for c in
+                                                           ("np", "biz", "sci", "npo", "law", "other", "total")] + \
+        ["t2-valid-stock[B2_rule]", "t2-valid-stock[B2_norm]"]
 
 
 @pytest.mark.parametrize("form_id", SHIPPED)

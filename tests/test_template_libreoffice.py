@@ -26,8 +26,8 @@ from openpyxl.utils.protection import hash_password
 import libreoffice
 from toolkit.checks import run_rules
 from toolkit.identity import PROPERTY_PREFIX, Identity
-from toolkit.layout import (CHECKS_FIRST_ROW, CHECKS_SHEET, IDENTITY_SHEET, NOT_APPLICABLE_MARK, PASS_MARK, Layout,
-                            a1, layout_of)
+from toolkit.layout import (CHECKS_FIRST_ROW, CHECKS_SHEET, IDENTITY_SHEET, NOT_APPLICABLE_MARK, PASS_MARK, PREV_SHEET,
+                            Layout, a1, layout_of)
 from toolkit.roster import Agency
 from toolkit.schema import Form, load_form, resolve
 from toolkit.template import TemplateRequest, build_template, check_cell_text, identity_for
@@ -307,7 +307,7 @@ def test_libreoffice_sees_protected_sheets_and_unlocked_inputs(lo, form_b, tmp_p
     info, *prot = lo.run(ops)[1:-1]
     assert all(s["protected"] for s in info["sheets"]), info["sheets"]
     hidden = [s["name"] for s in info["sheets"] if not s["visible"]]
-    assert hidden == [IDENTITY_SHEET]
+    assert hidden == [IDENTITY_SHEET, PREV_SHEET]       # 2021: last year's figures for the cross-year checks
     for sl, got in zip(lay.sheets, prot):
         assert got["sheet_protected"]
         for code, rc in sl.inputs.items():
@@ -458,7 +458,7 @@ def test_xls_and_ods_saves_keep_protection_and_identity(lo, run_b):
     results = lo.run(ops)
     for info in (results[1], results[4]):
         assert all(s["protected"] for s in info["sheets"])
-        assert [s["name"] for s in info["sheets"] if not s["visible"]] == [IDENTITY_SHEET]
+        assert [s["name"] for s in info["sheets"] if not s["visible"]] == [IDENTITY_SHEET, PREV_SHEET]
         assert info["properties"][PROPERTY_PREFIX + "agency_code"] == AGENCY.code
         assert info["properties"][PROPERTY_PREFIX + "schema_id"] == run_b.form.id
 

@@ -19,6 +19,7 @@ from .api import (
     check,
     find_workbooks,
     load_form,
+    load_previous,
     load_roster,
     make_templates,
     merge,
@@ -40,6 +41,7 @@ from .errors import (
 from .export import write_csv, write_json
 from .issues import Issue
 from .package import Rejected
+from .previous import Previous, PreviousProblem
 from .registry import Registry
 from .roster import Agency, RosterError
 from .schema import Form, SchemaError
@@ -49,10 +51,10 @@ __all__ = [
     "__version__",
     # the cycle
     "load_form", "load_roster", "make_templates", "find_workbooks", "check", "merge",
-    "write_summary", "write_report", "write_json", "write_csv", "registry_of",
+    "write_summary", "write_report", "write_json", "write_csv", "registry_of", "load_previous",
     # the model and results
-    "Form", "Agency", "Registry", "Result", "Issue", "Consolidation", "Submission", "TemplateBatch",
+    "Form", "Agency", "Registry", "Result", "Issue", "Consolidation", "Submission", "TemplateBatch", "Previous",
     # errors
     "ToolkitError", "SchemaProblem", "SchemaError", "RosterProblem", "RosterError", "RejectedFile", "Rejected",
-    "MergeRefused", "MergeError", "OutputRefused", "InputProblem", "NoWorkbooks",
+    "MergeRefused", "MergeError", "OutputRefused", "InputProblem", "NoWorkbooks", "PreviousProblem",
 ]

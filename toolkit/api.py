@@ -26,6 +26,7 @@ from .consolidation import Consolidation, choose_form, consolidate
 from .discover import Found
 from .errors import NoWorkbooks
 from .export import write_csv, write_json
+from .previous import Previous
 from .registry import Registry
 from .roster import Agency, read_roster
 from .schema import Form, resolve
@@ -33,11 +34,22 @@ from .schema import load_form as _load_form_source
 from .validate import Result
 
 __all__ = ["load_form", "load_roster", "registry_of", "make_templates", "find_workbooks", "find_inputs", "check", "merge",
-           "write_summary", "write_report", "write_json", "write_csv", "TemplateBatch"]
+           "write_summary", "write_report", "write_json", "write_csv", "TemplateBatch", "load_previous", "Previous"]
 
 PathLike = Union[str, "os.PathLike[str]"]
 FormsArg = Union[Registry, Iterable[Form | PathLike], None]
 RosterArg = Union[PathLike, Sequence[Agency], None]
+PreviousArg = Union[PathLike, Previous, None]
+
+
+def load_previous(source: PathLike | Previous, forms: FormsArg = None, schema_dirs: Iterable[PathLike] = ()) -> Previous:
+    """Last year's figures per agency from last year's summary workbook, its JSON export, or a
+    folder of last year's returns (see :mod:`toolkit.previous`); a Previous is returned as it is."""
+    if isinstance(source, Previous):
+        return source
+    from .previous import load_previous as _load
+
+    return _load(os.fspath(source), forms, schema_dirs)
 
 
 def load_form(id_or_path: PathLike | Form) -> Form:
@@ -96,19 +108,26 @@ class TemplateBatch:
 
 def make_templates(form: Form | PathLike, out_dir: PathLike, roster: RosterArg = None, year: int | None = None,
                    password: str | None = None, jobs: int | None = None,
-                   progress: Callable[[int], None] | None = None, contact: str = "") -> TemplateBatch:
+                   progress: Callable[[int], None] | None = None, contact: str = "",
+                   previous: PreviousArg = None) -> TemplateBatch:
     """Write one locked template per agency of ``roster`` (or one blank template) and manifest.csv.
 
     ``password`` protects sheets and structure; without one a password is generated and written to
     the manifest (a password you choose is not written anywhere). ``progress(n)`` is called as
     templates are written. ``contact`` (whom agencies ask) goes into every 填表说明.
+    ``previous`` (last year's summary, its JSON or returns: :func:`load_previous`) fills each
+    agency's 上年数 column and the figures its prev() checks compare with.
     """
     from .template import generate_templates
 
     form = load_form(form)
     agencies = load_roster(roster)
+    last = load_previous(previous, [form]) if previous is not None else None
+    if last is not None:
+        last.check_form(form.id, str(year or form.period_default or ""))
     rows, pw = generate_templates(form, os.fspath(out_dir), agencies, year=year, password=password,
-                                  jobs=jobs or os.cpu_count() or 1, progress=progress, contact=contact)
+                                  jobs=jobs or os.cpu_count() or 1, progress=progress, contact=contact,
+                                  previous=last.values if last is not None else None)
     return TemplateBatch(Path(out_dir), list(rows), pw, password is None)
 
 
@@ -132,7 +151,8 @@ def find_inputs(paths: Iterable[PathLike] | PathLike, open_archives: bool = True
 
 def check(paths: Iterable[PathLike] | PathLike | Found, forms: FormsArg = None, schema_dirs: Iterable[PathLike] = (),
           jobs: int | None = None, progress: Callable[[Result], None] | None = None,
-          period: str | int | None = None, check_period: bool = True, manifest: PathLike | None = None) -> list[Result]:
+          period: str | int | None = None, check_period: bool = True, manifest: PathLike | None = None,
+          previous: PreviousArg = None) -> list[Result]:
     """Check every workbook at or under ``paths``; one :class:`Result` per file, in file order.
 
     Files are read in isolated worker processes with memory and time limits, so a hostile file
@@ -148,9 +168,14 @@ def check(paths: Iterable[PathLike] | PathLike | Found, forms: FormsArg = None, 
     Every path under ``paths`` that is not read (not a workbook, unreadable, a loop, a WPS .et) is
     a rejected Result with its reason; workbooks inside .zip archives are read as
     ``archive.zip!inner.xlsx``.
+
+    With ``previous`` (last year's figures: :func:`load_previous`) the form's prev() rules run for
+    each return against its own agency's figures of last year; an agency with none last year is
+    not an error (``Previous.absent(results)`` lists them).
     """
     from .discover import check_found
 
+    last = load_previous(previous, forms, schema_dirs) if previous is not None else None
     found = paths if isinstance(paths, Found) else find_inputs(paths)
     try:
         if not found.files:
@@ -172,6 +197,9 @@ def check(paths: Iterable[PathLike] | PathLike | Found, forms: FormsArg = None, 
         verify_issued(results, issued)
     if check_period:
         _refuse_other_periods(results, registry, period)
+    if last is not None:
+        from .previous import apply_previous
+        apply_previous(results, last, registry)
     return results
 
 
@@ -199,7 +227,8 @@ def _refuse_other_periods(results: list[Result], registry: Registry, period: str
 def merge(paths_or_results: Iterable[PathLike | Result] | PathLike | Found, roster: RosterArg = None,
           include_invalid: bool = False, forms: FormsArg = None, schema_dirs: Iterable[PathLike] = (),
           jobs: int | None = None, progress: Callable[[Result], None] | None = None,
-          period: str | int | None = None, manifest: PathLike | None = None, office: str = "") -> Consolidation:
+          period: str | int | None = None, manifest: PathLike | None = None, office: str = "",
+          previous: PreviousArg = None) -> Consolidation:
     """Consolidate returns into totals, per-agency detail and who is missing.
 
     Takes paths (which are checked first, as :func:`check` does) or the results of an earlier
@@ -213,8 +242,13 @@ def merge(paths_or_results: Iterable[PathLike | Result] | PathLike | Found, rost
     for the agencies it counted, one submission each, so an agency found in two summaries, or in
     a summary and as a file of its own, is a duplicate. ``office`` names who makes this summary;
     it is written into the summary's identity and becomes the 上级单位 of its agencies one level up.
+
+    With ``previous`` (last year's figures), the prev() rules run per agency before the merge
+    decides what counts, and the consolidation carries last year's totals (the summary's 上年 and
+    增减% columns) and the agencies absent last year (``previous_absent``).
     """
     registry = registry_of(forms, schema_dirs)
+    last = load_previous(previous, registry) if previous is not None else None
     agencies = load_roster(roster)
     if isinstance(paths_or_results, Found):
         results = check(paths_or_results, registry, jobs=jobs, progress=progress, check_period=False, manifest=manifest)
@@ -227,11 +261,20 @@ def merge(paths_or_results: Iterable[PathLike | Result] | PathLike | Found, rost
         if not results:
             raise NoWorkbooks([os.fspath(p) for p in paths])
     _refuse_other_periods(results, registry, period)
+    if last is not None:
+        from .previous import apply_previous
+        apply_previous(results, last, registry)
     form = choose_form(results, registry)
     c = consolidate(results, form, agencies, include_invalid)
     from .period import collection_periods
     c.period = collection_periods(results, period).get(form.id, "")
     c.office = office.strip()
+    if last is not None:
+        last.check_form(form.id, c.period)
+        c.previous_totals = dict(last.totals)
+        absent = {s.code: s.name for s in c.submissions
+                  if s.status != "rejected" and not s.code.startswith("?") and last.of(s.code) is None}
+        c.previous_absent = list(absent.items())
     return c
 
 

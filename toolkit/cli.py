@@ -90,6 +90,21 @@ def _manifest_option(f: Any) -> Any:
                              "verify template ids against the issued templates.")(f)
 
 
+def _previous_option(f: Any) -> Any:
+    return click.option("--previous", "previous", metavar="PATH", type=click.Path(exists=True),
+                        help="上年数据：上年的汇总表（.xlsx）、其 JSON 导出或上年报表所在的文件夹；据此核对跨年规则（prev）"
+                             " / last year's summary workbook, its JSON export, or the folder of last year's returns.")(f)
+
+
+def _say_absent(absent: list[tuple[str, str]]) -> None:
+    """Agencies with no figures last year: listed (their cross-year checks do not apply), not errors."""
+    if absent:
+        names = "、".join(f"{name or code}（{code}）" for code, name in absent[:20]) + (f" 等 {len(absent)} 个" if len(absent) > 20 else "")
+        names_en = ", ".join(f"{code} {name}".strip() for code, name in absent[:20]) + (f" and {len(absent) - 20} more" if len(absent) > 20 else "")
+        say(f"上年数据中没有这些单位，跨年核对不适用：{names}", f"no figures last year (cross-year checks not applicable): {names_en}",
+            err=True)
+
+
 def _period_option(f: Any) -> Any:
     return click.option("--year", "year", metavar="PERIOD",
                         help="本次收集的报告期（默认取多数报表的）；其他报告期的报表被拒收 / the period collected.")(f)
@@ -212,8 +227,9 @@ def schema_show(file: str) -> None:
               help="从文件第一行读取密码 / read the password from the first line of FILE.")
 @click.option("--contact", help="联系人和电话，写入每份模板的填表说明 / whom agencies ask, printed in 填表说明.")
 @click.option("--jobs", type=click.IntRange(1, 64), default=None, help="并行进程数（默认 CPU 核数）/ worker processes.")
+@_previous_option
 def template_cmd(schema: str, out_dir: str, roster: str | None, year: int | None, password: str | None,
-                 password_file: Any, contact: str | None, jobs: int | None) -> None:
+                 password_file: Any, contact: str | None, jobs: int | None, previous: str | None) -> None:
     """由表单定义 SCHEMA（文件或内置编号）生成锁定的填报模板，每个单位一份，另写 manifest.csv。
 
     Generate locked Excel templates from SCHEMA (a file or a shipped id), one per agency.
@@ -226,11 +242,14 @@ def template_cmd(schema: str, out_dir: str, roster: str | None, year: int | None
         password = password_file.readline().rstrip("\r\n")
     form = api.load_form(schema)
     agencies = api.load_roster(roster)
+    last = api.load_previous(previous, [form]) if previous else None
+    if last is not None and agencies:
+        _say_absent([(a.code, a.name) for a in agencies if last.of(a.code) is None])
     check_template_folder(out_dir, template_output_names(form, agencies, year), MANIFEST_NAME, roster)
     n = len(agencies) if agencies else 1
     with Progress(n, "生成模板" if lang == "zh" else "writing", sys.stderr, lang) as bar:
         batch = api.make_templates(form, out_dir, agencies, year=year, password=password, jobs=jobs,
-                                   progress=bar.advance, contact=contact or "")
+                                   progress=bar.advance, contact=contact or "", previous=last)
     where = batch.manifest
     say(f"已生成 {len(batch.rows)} 份 {form.title}（{form.id} {form.version}）模板，存放于 {out_dir}"
         f"（清单：{where}{'；自动生成的密码也在其中' if batch.password_generated else ''}）",
@@ -251,8 +270,9 @@ def template_cmd(schema: str, out_dir: str, roster: str | None, year: int | None
 @_manifest_option
 @click.option("--jobs", type=click.IntRange(1, 64), default=None, help="并行进程数（默认 CPU 核数）/ worker processes.")
 @_period_option
+@_previous_option
 def check_cmd(paths: tuple[str, ...], fmt: str, lang: str | None, schema_dirs: tuple[str, ...], output: str | None,
-              manifest: str | None, jobs: int | None, year: str | None) -> None:
+              manifest: str | None, jobs: int | None, year: str | None, previous: str | None) -> None:
     """审核回收的报表：识别表单与版本、逐格读取、检查每条规则、指出问题所在的格子。
 
     Check returned workbooks: recognise, extract, validate, explain. Exit 0 when every workbook is
@@ -261,12 +281,15 @@ def check_cmd(paths: tuple[str, ...], fmt: str, lang: str | None, schema_dirs: t
     from .guard import check_outputs
 
     lang = _set_lang(lang)
+    last = api.load_previous(previous, None, schema_dirs) if previous else None
     with api.find_inputs(paths) as found:
         check_outputs({"-o/--output": output}, found.inputs(), manifest=manifest)
         refuse_wrong_suffix(output, fmt, "-o")
         with Progress(len(found.files), "审核" if lang == "zh" else "checking", sys.stderr, lang) as bar:
             results = api.check(found, schema_dirs=schema_dirs, jobs=jobs, progress=bar.advance, period=year,
-                                manifest=manifest)
+                                manifest=manifest, previous=last)
+    if last is not None:
+        _say_absent(last.absent(results))
     text = api.write_report(results, output, fmt, lang)
     if output:
         from .report import summary_line
@@ -399,9 +422,11 @@ def remind_cmd(roster: str, paths: tuple[str, ...], output: str, csv_out: str | 
               help="汇总单位名称，写入汇总表标识（上级汇总时作为其各单位的上级单位）/ who makes this summary.")
 @_office_options
 @_period_option
+@_previous_option
 def merge_cmd(paths: tuple[str, ...], output: str, roster: str | None, json_out: str | None, csv_out: str | None,
               by_group: bool, codes: bool, include_invalid: bool, schema_dirs: tuple[str, ...], manifest: str | None, jobs: int | None, annotate_dir: str | None,
-              remind_out: str | None, office_name: str, contact: str | None, deadline: str | None, year: str | None) -> None:
+              remind_out: str | None, office_name: str, contact: str | None, deadline: str | None, year: str | None,
+              previous: str | None) -> None:
     """汇总 PATHS 下回收的报表，写出汇总工作簿：合计、各单位明细、报送情况、问题清单、来源。
 
     Merge returned workbooks under PATHS into one summary workbook. Every workbook is checked;
@@ -424,15 +449,18 @@ def merge_cmd(paths: tuple[str, ...], output: str, roster: str | None, json_out:
                                    (remind_out, "xlsx", "--remind")):
             refuse_wrong_suffix(path, kind, option)
         agencies = api.load_roster(roster)
+        last = api.load_previous(previous, None, schema_dirs) if previous else None
         with Progress(len(found.files), "读取" if lang == "zh" else "reading", sys.stderr, lang) as bar:
             c = api.merge(found, roster=agencies, include_invalid=include_invalid, schema_dirs=schema_dirs, jobs=jobs,
-                          progress=bar.advance, period=year, manifest=manifest, office=office_name)
+                          progress=bar.advance, period=year, manifest=manifest, office=office_name, previous=last)
     api.write_summary(c, output, by_group=by_group)
     if json_out:
         api.write_json(c, json_out)
     if csv_out:
         api.write_csv(c, csv_out, lang=lang, codes=codes)
     click.echo(merge_summary_line(c, output, lang))
+    if last is not None:
+        _say_absent(c.previous_absent)
     office = _office(contact, deadline)
     if annotate_dir:
         # an agency a lower summary carried is that office's to send back, not this one's

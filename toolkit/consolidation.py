@@ -65,6 +65,8 @@ class Consolidation:
     rule_results: list[RuleResult] = field(default_factory=list)
     rejected_unrecognised: list[Result] = field(default_factory=list)
     period: str = ""              # the period collected (returns of another period are rejected)
+    previous_totals: dict[str, float | None] | None = None   # last year's totals (merge with previous=)
+    previous_absent: list[tuple[str, str]] = field(default_factory=list)  # (code, name) with no figures last year
     office: str = ""              # who made this summary (merge --office), written into its identity
 
     @property

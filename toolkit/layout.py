@@ -26,6 +26,10 @@ CHECKS_SHEET = "审核"
 INSTRUCTIONS_SHEET = "填表说明"
 IDENTITY_SHEET = "_toolkit"
 LISTS_SHEET = "_lists"
+# A hidden sheet holding last year's value of every code a prev() rule reads, so the live check
+# can refer to it; blank where last year's figure is not known (the check then shows "—").
+PREV_SHEET = "_prev"
+PREVIOUS_HEADING = "上年数"
 CHECK_HEADING = "审核提示"
 CHECK_FONT_SCALE = 9 / 11    # the check column's 9-point text against the 11-point widths are counted in
 PASS_MARK = "✓"
@@ -112,6 +116,7 @@ class SheetLayout:
     repeat_rows: tuple[int, int] | None = None
     freeze: tuple[int, int] = (0, 0)
     period_row: int = 1
+    previous: dict[str, tuple[int, int]] = field(default_factory=dict)  # code → its 上年数 cell (list tables)
 
 
 def display_width(text: str) -> float:
@@ -149,6 +154,9 @@ class Layout:
         self.cells: dict[str, Cell] = {}
         self.field_cells: dict[str, Cell] = {}
         self.check_rows: dict[str, int] = {}    # instance id → row on the checks sheet
+        # code → the hidden cell of its previous-period value (read by prev(code) in the live checks)
+        prev_codes = dict.fromkeys(c for inst in form.instances for c in inst.prev_reads)
+        self.prev_cells: dict[str, Cell] = {c: Cell(PREV_SHEET, i, 1) for i, c in enumerate(prev_codes)}
         self._place()
 
     # -- public helpers
@@ -174,7 +182,8 @@ class Layout:
 
     def formula(self, node: rx.Node, from_sheet: str | None = None, rename: Mapping[str, str] | None = None) -> str:
         """An arithmetic tree as an Excel formula body, with this layout's cell references."""
-        return rx.to_excel(node, lambda c: self.ref(c, from_sheet, rename), lambda a, b: self.range_ref(a, b, from_sheet, rename))
+        return rx.to_excel(node, lambda c: self.ref(c, from_sheet, rename), lambda a, b: self.range_ref(a, b, from_sheet, rename),
+                           lambda c: self.prev_cells[c].ref(from_sheet))
 
     def computed_formula(self, code: str, from_sheet: str | None = None, rename: Mapping[str, str] | None = None) -> str:
         """The formula body of a computed indicator; a guarded one (it divides) is rounded to its
@@ -226,6 +235,9 @@ class Layout:
             blanks = [self.ref(c, from_sheet) for c in inst.reads if not self.form.indicators[c].computed]
             if blanks:
                 body = f'IF(OR({",".join(f"ISBLANK({b})" for b in blanks)}),"{NOT_APPLICABLE_MARK}",{body})'
+        if inst.prev_reads:   # last year's figure not known (or blank): not applicable, as in Python
+            unknown = [self.prev_cells[c].ref(from_sheet) for c in inst.prev_reads]
+            body = f'IF(OR({",".join(f"ISBLANK({u})" for u in unknown)}),"{NOT_APPLICABLE_MARK}",{body})'
         return body
 
     # -- placement
@@ -259,7 +271,7 @@ class Layout:
 
     def _place_sheet(self, tables: list[Table], with_header: bool, anchors: dict[str, list[RuleInstance]]) -> SheetLayout:
         sl = SheetLayout(name=tables[0].sheet, tables=tables)
-        ncols = max(3 if t.kind == "list" else 1 + len(t.leaves) for t in tables)  # data columns
+        ncols = max(_data_columns(t) for t in tables)  # data columns
         sl.last_col = ncols  # the check column
         sl.landscape = _is_landscape(tables)
         title = self.form.title if with_header else f"{self.form.title}"
@@ -288,11 +300,13 @@ class Layout:
             if t.kind == "list":
                 for ci, text in enumerate(t.headings):
                     sl.texts.append(Text(row, ci, text, "heading"))
+                if t.previous_column:
+                    sl.texts.append(Text(row, PREVIOUS_COL, PREVIOUS_HEADING, "heading"))
             else:
                 sl.texts.append(Text(row, 0, t.corner, "corner", (row + depth - 1, 0) if depth > 1 else None))
                 self._place_columns(sl, t.columns, row, 1, depth)
             # the check cells fill the width right of the table's own columns
-            first = 3 if t.kind == "list" else 1 + len(t.leaves)
+            first = _data_columns(t)
             sl.check_first[t.id] = first
             span = (row + depth - 1, sl.last_col) if depth > 1 or first < sl.last_col else None
             sl.texts.append(Text(row, first, CHECK_HEADING, "check", span))
@@ -306,6 +320,8 @@ class Layout:
                     ind = self.form.indicators.get(r.code or "")
                     unit = ind.spec.unit if ind else (r.raw.get("unit") or "——")
                     sl.texts.append(Text(row, 1, unit, "unit"))
+                    if t.previous_column and ind is not None and ind.spec.numeric:
+                        sl.previous[ind.code] = (row, PREVIOUS_COL)
                 for ci, leaf in enumerate(t.leaves):
                     code = t.cell_code(r, leaf)
                     if code is None or code not in self.form.indicators:
@@ -330,6 +346,8 @@ class Layout:
         if all(t.kind == "list" for t in tables):
             sl.widths[1] = 8.0
             sl.widths[2] = 14.0
+            if any(t.previous_column for t in tables):
+                sl.widths[PREVIOUS_COL] = 12.0
         for t in tables:
             if t.kind == "matrix":
                 for ci, leaf in enumerate(t.leaves):
@@ -350,6 +368,16 @@ class Layout:
                 self._place_columns(sl, c.children, row + 1, col, depth - 1)
             col += n
         return col
+
+
+PREVIOUS_COL = 3   # a list table's 上年数 column, right of 统计数
+
+
+def _data_columns(t: Table) -> int:
+    """How many columns a table's labels and values take (its check cells start right of them)."""
+    if t.kind == "list":
+        return 4 if t.previous_column else 3
+    return 1 + len(t.leaves)
 
 
 def _check_width(sl: SheetLayout, data_width: float) -> float:

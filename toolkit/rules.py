@@ -21,8 +21,8 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
 from typing import Union
 
 __all__ = [
-    "ExpressionError", "NotApplicable", "Num", "Ref", "Range", "Neg", "BinOp", "Call", "Compare", "Implies",
-    "parse", "parse_comparison", "parse_rule", "parse_arithmetic", "codes", "evaluate", "to_excel",
+    "ExpressionError", "NotApplicable", "Num", "Ref", "Prev", "Range", "Neg", "BinOp", "Call", "Compare", "Implies",
+    "PREV_PREFIX", "prev_key", "prev_codes", "parse", "parse_comparison", "parse_rule", "parse_arithmetic", "codes", "evaluate", "to_excel",
     "format_number", "format_places", "has_division", "COMPARISONS",
 ]
 
@@ -51,6 +51,25 @@ class Num:
 @dataclass(frozen=True)
 class Ref:
     code: str
+
+
+@dataclass(frozen=True)
+class Prev:
+    """``prev(code)`` — the same agency's value of ``code`` in the previous period.
+
+    It is read from the values under :func:`prev_key` (``"prev:" + code``), which the caller fills
+    from last year's figures (see :mod:`toolkit.previous`); a blank or missing previous value makes
+    the whole rule "not applicable" (:class:`NotApplicable`), never a failure.
+    """
+    code: str
+
+
+PREV_PREFIX = "prev:"
+
+
+def prev_key(code: str) -> str:
+    """The key under which the previous period's value of ``code`` travels with this period's values."""
+    return PREV_PREFIX + code
 
 
 @dataclass(frozen=True)
@@ -96,7 +115,7 @@ class Implies:
     then: Compare
 
 
-Node = Union[Num, Ref, Range, Neg, BinOp, Call, Compare, Implies]
+Node = Union[Num, Ref, Prev, Range, Neg, BinOp, Call, Compare, Implies]
 
 COMPARISONS = ("==", "!=", "<=", ">=", "<", ">")
 FUNCTIONS = {"sum": (1, None), "abs": (1, 1), "min": (1, None), "max": (1, None), "round": (2, 2)}
@@ -261,8 +280,10 @@ class _Parser:
     def call(self) -> Node:
         name, pos = self.take()[1:]
         low = name.lower()
+        if low == "prev":
+            return self.prev()
         if low not in FUNCTIONS:
-            raise ExpressionError(f"unknown function {name!r} (known: {', '.join(FUNCTIONS)})", self.text, pos)
+            raise ExpressionError(f"unknown function {name!r} (known: {', '.join(FUNCTIONS)}, prev)", self.text, pos)
         self.expect("(")
         args: list[Node] = []
         if self.peek()[1] != ")":
@@ -280,6 +301,17 @@ class _Parser:
         if low == "round" and not isinstance(args[1], Num):
             raise ExpressionError("round(x, n): n must be a number", self.text, pos)
         return Call(low, tuple(args))
+
+    def prev(self) -> Node:
+        """``prev(code)``: one indicator code, nothing computed inside (last year's value of it)."""
+        self.expect("(")
+        kind, v, p = self.take()
+        if kind not in ("name", "bracket"):
+            raise ExpressionError("prev() takes one indicator code, e.g. prev(B3_next.total)", self.text, p)
+        if self.peek()[0] == "op" and self.peek()[1] == ":":
+            raise ExpressionError("prev() takes one indicator code, not a range", self.text, self.peek()[2])
+        self.expect(")")
+        return Prev(v[1:-1].strip() if kind == "bracket" else v)
 
     def argument(self, func: str) -> Node:
         kind, v, pos = self.peek()
@@ -340,7 +372,8 @@ RangeExpander = Callable[[str, str], Sequence[str]]
 
 
 def codes(node: Node, expand: RangeExpander) -> list[str]:
-    """Every indicator code the expression reads, in order, without repeats."""
+    """Every indicator code the expression reads from this period's values, in order, without
+    repeats (``prev(X)`` reads last year's X, not this workbook's: see :func:`prev_codes`)."""
     seen: dict[str, None] = {}
 
     def walk(n: Node) -> None:
@@ -365,6 +398,22 @@ def codes(node: Node, expand: RangeExpander) -> list[str]:
     return list(seen)
 
 
+def prev_codes(node: Node) -> list[str]:
+    """The codes whose previous-period value the expression reads (``prev(X)``), in order."""
+    seen: dict[str, None] = {}
+    for n in iter_nodes(node):
+        if isinstance(n, Prev):
+            seen.setdefault(n.code)
+    return list(seen)
+
+
+def _prev_value(values: Mapping[str, float | None], code: str) -> float:
+    v = values.get(PREV_PREFIX + code)
+    if v is None:
+        raise NotApplicable(f"no previous value of {code}")
+    return float(v)
+
+
 def evaluate(node: Node, values: Mapping[str, float | None], expand: RangeExpander) -> float:
     """The value of an arithmetic tree; a missing or blank value counts as 0.
 
@@ -376,6 +425,8 @@ def evaluate(node: Node, values: Mapping[str, float | None], expand: RangeExpand
     if isinstance(node, Ref):
         v = values.get(node.code)
         return 0.0 if v is None else float(v)
+    if isinstance(node, Prev):
+        return _prev_value(values, node.code)
     if isinstance(node, Neg):
         return -evaluate(node.operand, values, expand)
     if isinstance(node, BinOp):
@@ -459,27 +510,35 @@ RangeRef = Callable[[str, str], str]
 _EXCEL_OP = {"==": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 
 
-def to_excel(node: Node, cell: CellRef, cells: RangeRef) -> str:
-    """Render an arithmetic tree as an Excel formula body (no leading '=')."""
+def to_excel(node: Node, cell: CellRef, cells: RangeRef, prev: CellRef | None = None) -> str:
+    """Render an arithmetic tree as an Excel formula body (no leading '=').
+
+    ``prev(code)`` renders as ``prev(code)`` gives it: the reference to a cell holding last year's
+    value (the template's hidden reference cells); without ``prev`` it cannot be rendered.
+    """
     if isinstance(node, Num):
         return format_number(node.value)
     if isinstance(node, Ref):
         return cell(node.code)
+    if isinstance(node, Prev):
+        if prev is None:
+            raise ExpressionError(f"prev({node.code}) needs a cell holding the previous value")
+        return prev(node.code)
     if isinstance(node, Range):
         return cells(node.start, node.end)
     if isinstance(node, Neg):
-        return f"-{_wrap(node.operand, cell, cells, 3)}"
+        return f"-{_wrap(node.operand, cell, cells, 3, prev)}"
     if isinstance(node, BinOp):
         prec = 1 if node.op in "+-" else 2
-        left = _wrap(node.left, cell, cells, prec)
-        right = _wrap(node.right, cell, cells, prec + 1)  # a-(b-c) keeps its parentheses
+        left = _wrap(node.left, cell, cells, prec, prev)
+        right = _wrap(node.right, cell, cells, prec + 1, prev)  # a-(b-c) keeps its parentheses
         return f"{left}{node.op}{right}"
     if isinstance(node, Call):
-        return f"{node.name.upper()}({','.join(to_excel(a, cell, cells) for a in node.args)})"
+        return f"{node.name.upper()}({','.join(to_excel(a, cell, cells, prev) for a in node.args)})"
     if isinstance(node, Compare):
-        return f"{to_excel(node.left, cell, cells)}{_EXCEL_OP[node.op]}{to_excel(node.right, cell, cells)}"
+        return f"{to_excel(node.left, cell, cells, prev)}{_EXCEL_OP[node.op]}{to_excel(node.right, cell, cells, prev)}"
     if isinstance(node, Implies):
-        return f"IF({to_excel(node.when, cell, cells)},{to_excel(node.then, cell, cells)},TRUE)"
+        return f"IF({to_excel(node.when, cell, cells, prev)},{to_excel(node.then, cell, cells, prev)},TRUE)"
     raise TypeError(node)
 
 
@@ -491,8 +550,8 @@ def _precedence(node: Node) -> int:
     return 4
 
 
-def _wrap(node: Node, cell: CellRef, cells: RangeRef, need: int) -> str:
-    text = to_excel(node, cell, cells)
+def _wrap(node: Node, cell: CellRef, cells: RangeRef, need: int, prev: CellRef | None = None) -> str:
+    text = to_excel(node, cell, cells, prev)
     return f"({text})" if _precedence(node) < need else text
 
 
@@ -593,6 +652,9 @@ def compile_node(node: Node, expand: RangeExpander) -> Compiled:
             x = v.get(code)
             return 0.0 if x is None else float(x)
         return ref
+    if isinstance(node, Prev):
+        pcode = node.code
+        return lambda v: _prev_value(v, pcode)
     if isinstance(node, Neg):
         inner = compile_node(node.operand, expand)
         return lambda v: -inner(v)

@@ -31,7 +31,7 @@ FORMS = importlib.resources.files("toolkit").joinpath("forms")
 SCHEMA_DIR = Path(str(FORMS))
 META_SCHEMA_PATH = SCHEMA_DIR / "indicator-schema.json"
 # Sheet names the template writer uses itself; a form may not take them.
-RESERVED_SHEETS = ("填表说明", "审核", "退回说明", "_toolkit", "_lists")
+RESERVED_SHEETS = ("填表说明", "审核", "退回说明", "_toolkit", "_lists", "_prev")
 NUMERIC_TYPES = ("integer", "decimal")
 PREFILL_SOURCES = ("agency.code", "agency.name", "agency.group", "period")
 MESSAGE_PLACEHOLDERS = ("left", "right", "diff", "col", "row", "when_left", "when_right")
@@ -183,6 +183,7 @@ class Table:
     orientation: str | None = None
     section: str = ""                  # a heading of the form above the title (二、主动公开政府信息情况)
     pointer: str = ""
+    previous_column: bool = False      # a locked 上年数 column beside the inputs (list tables)
 
     @cached_property
     def leaves(self) -> tuple[Column, ...]:
@@ -251,6 +252,7 @@ class RuleInstance:
     key: str | None = None           # the column key / row code it was applied to
     place_label: str | None = None   # that column's / row's label, for {col} / {row}
     reads: tuple[str, ...] = ()      # every code the rule reads, in order
+    prev_reads: tuple[str, ...] = () # every code whose previous-period value it reads (prev(X))
     when: rx.Compare | None = None   # the condition of an "if … then …" rule
     # decimal places of {left}, {right}, {when_left}, {when_right} in messages (None: as General shows)
     places: tuple[int | None, int | None, int | None, int | None] = (None, None, None, None)
@@ -598,7 +600,10 @@ class _Builder:
             title=raw.get("title", ""), note=raw.get("note", ""), corner=raw.get("corner", ""),
             headings=(hd.get("label", "统计指标"), hd.get("unit", "单位"), hd.get("value", "统计数")),
             orientation=raw.get("orientation"), pointer=ptr, section=raw.get("section", ""),
+            previous_column=bool(raw.get("previous_column", False)),
         )
+        if table.previous_column and kind != "list":
+            self.problem(f"{ptr}/previous_column", "a 上年数 column is for list tables; a matrix cannot show one beside every cell")
         if kind == "matrix":
             keys: dict[str, str] = {}
             for leaf in table.leaves:
@@ -648,7 +653,8 @@ class _Builder:
             return None
         ok = True
         for node in rx.iter_nodes(tree):
-            names = [node.code] if isinstance(node, rx.Ref) else [node.start, node.end] if isinstance(node, rx.Range) else []
+            names = ([node.code] if isinstance(node, (rx.Ref, rx.Prev)) else
+                     [node.start, node.end] if isinstance(node, rx.Range) else [])
             for name in names:
                 if name not in self.indicators:
                     hint = " (header fields are text and cannot be used in rules)" if any(f.code == name for f in self.header) else ""
@@ -678,6 +684,9 @@ class _Builder:
             if ind.spec.computed is None:
                 continue
             tree = self.parse_in(ind.spec.computed, f"{ind.pointer}/computed", comparison=False)
+            if tree is not None and rx.prev_codes(tree):
+                self.problem(f"{ind.pointer}/computed", "prev() is only allowed in rules: a computed value is this period's alone")
+                tree = None
             if tree is not None:
                 trees[code] = tree
         if self.problems:
@@ -801,7 +810,8 @@ class _Builder:
                          self.places_of(when.left) if when is not None else None,
                          self.places_of(when.right) if when is not None else None)
                 instances.append(RuleInstance(rule=rule, tree=tree, key=key, place_label=lbl,
-                                              reads=tuple(rx.codes(whole, fake.expand)), when=when, places=shown))
+                                              reads=tuple(rx.codes(whole, fake.expand)), when=when, places=shown,
+                                              prev_reads=tuple(rx.prev_codes(whole))))
         return rules, instances
 
 

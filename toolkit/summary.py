@@ -24,7 +24,7 @@ from .checks import RuleResult, run_rules
 from .consolidation import SUBMISSION_STATUS, Consolidation, _totals
 from .files import atomic_path, sweep_dead_temps
 from .identity import PROPERTY_LIMIT, PROPERTY_PREFIX
-from .layout import CHECK_HEADING, IDENTITY_SHEET, PASS_MARK, SheetLayout, col_letter, display_width, layout_of, quote_sheet
+from .layout import CHECK_HEADING, IDENTITY_SHEET, PASS_MARK, PREVIOUS_COL, SheetLayout, a1, col_letter, display_width, layout_of, quote_sheet
 from .schema import Form, ValueSpec
 from .styles import Formats
 from .xlsx import FastWorkbook
@@ -207,7 +207,8 @@ def _write_workbook(c: Consolidation, path: str, rows_dir: str, by_group: bool =
     for sl in lay.sheets:
         ws = wb.add_worksheet(rename[sl.name])
         _write_form_sheet(ws, sl, c, lay, fm, rename, total_formula, c.failed_rules, c.totals,
-                          f"{form.title}（汇总）", f"{period}　{scope}" if period else scope, info, _heading_text(c, "汇总"))
+                          f"{form.title}（汇总）", f"{period}　{scope}" if period else scope, info, _heading_text(c, "汇总"),
+                          previous=c.previous_totals)
     if by_group:
         for g in c.groups:
             members = [s for s in c.used if s.group == g]
@@ -246,7 +247,8 @@ def _write_identity(wb: Any, c: Consolidation) -> None:
 
 def _write_form_sheet(ws: Any, sl: SheetLayout, c: Consolidation, lay: Any, fm: Formats, rename: dict[str, str],
                       total_formula: Callable[[str], str], failed: list[RuleResult], totals: dict[str, float],
-                      title: str, scope: str, info: list[tuple[str, str]], heading: str) -> None:
+                      title: str, scope: str, info: list[tuple[str, str]], heading: str,
+                      previous: dict[str, float | None] | None = None) -> None:
     form = c.form
     failed_codes: set[str] = {code for r in failed for code in r.instance.reads}
     out = _RowOrdered(ws)
@@ -313,6 +315,7 @@ def _write_form_sheet(ws: Any, sl: SheetLayout, c: Consolidation, lay: Any, fm: 
                 out.merge(row, first, row, sl.last_col, text, fm.check)
             else:
                 out.add(row, first, lambda row=row, first=first, text=text: ws.write_string(row, first, text, fm.check))
+    _previous_columns(ws, out, sl, fm, totals, previous)
     # the signatures under the form: one line when the page is wide enough, two otherwise
     width = sum(sl.widths.get(col, 8.43) for col in range(sl.last_col + 1))
     blank = "＿" * 5 + "　　"
@@ -329,6 +332,60 @@ def _write_form_sheet(ws: Any, sl: SheetLayout, c: Consolidation, lay: Any, fm: 
     ws.center_horizontally()
     ws.freeze_panes(*sl.freeze)
     ws.hide_gridlines(2)
+
+
+PREVIOUS_HEADINGS = ("上年", "增减%")
+
+
+def _previous_columns(ws: Any, out: _RowOrdered, sl: SheetLayout, fm: Formats, totals: dict[str, float],
+                      previous: dict[str, float | None] | None) -> None:
+    """Last year's totals beside this year's, for every table with one value per row (a list, or a
+    matrix of one column): a table whose schema has a 上年数 column shows them there, any other
+    gains a 上年 column right of the check column; 增减% follows, a live formula, blank where last
+    year's total is blank or zero. Without last year's figures only the 上年数 cells are drawn (blank)."""
+    prev_col, pct_col = sl.last_col + 1, sl.last_col + 2
+    grey = fm.wb.add_format({**fm.base, **fm.border, "bg_color": "#EDEDED", "align": "right", "num_format": "General"})
+    pct = fm.wb.add_format({**fm.base, **fm.border, "align": "right", "num_format": "0.0%"})
+    if previous is not None:
+        ws.set_column(prev_col, prev_col, 12.0)
+        ws.set_column(pct_col, pct_col, 9.0)
+    for t in sl.tables:
+        own = t.kind == "list" and t.previous_column      # the form's own 上年数 column
+        head_top, head_bottom, data_top, _ = sl.table_frames[t.id]
+        if own:
+            for r_index, r in enumerate(t.rows):
+                row = data_top + r_index
+                if r.code not in sl.previous:
+                    out.add(row, PREVIOUS_COL, lambda row=row: ws.write_blank(row, PREVIOUS_COL, None, fm.blocked))
+                elif previous is None or previous.get(r.code) is None:
+                    out.add(row, PREVIOUS_COL, lambda row=row: ws.write_blank(row, PREVIOUS_COL, None, grey))
+                else:
+                    out.add(row, PREVIOUS_COL, lambda row=row, v=previous[r.code]: ws.write_number(row, PREVIOUS_COL, v, grey))
+        if previous is None or (t.kind != "list" and len(t.leaves) != 1):
+            continue
+        headings = [(pct_col, PREVIOUS_HEADINGS[1])] if own else list(zip((prev_col, pct_col), PREVIOUS_HEADINGS))
+        for j, text in headings:
+            if head_bottom > head_top:
+                out.merge(head_top, j, head_bottom, j, text, fm.heading)
+            else:
+                out.add(head_top, j, lambda j=j, text=text, top=head_top: ws.write_string(top, j, text, fm.heading))
+        for r_index, r in enumerate(t.rows):
+            code = t.cell_code(r, t.leaves[0])
+            if code is None or code not in sl.inputs:
+                continue
+            row = data_top + r_index
+            here = a1(row, sl.inputs[code][1], True)
+            last = previous.get(code)
+            prev_ref = a1(row, PREVIOUS_COL if own else prev_col, True)
+            cur = totals.get(code)
+            cached: Any = "" if last in (None, 0) or cur is None else (cur - last) / last  # type: ignore[operator]
+            if not own:
+                if last is None:
+                    out.add(row, prev_col, lambda row=row: ws.write_blank(row, prev_col, None, grey))
+                else:
+                    out.add(row, prev_col, lambda row=row, last=last: ws.write_number(row, prev_col, last, grey))
+            formula = f'=IF(OR({prev_ref}="",{prev_ref}=0,{here}=""),"",({here}-{prev_ref})/{prev_ref})'
+            out.add(row, pct_col, lambda row=row, formula=formula, cached=cached: ws.write_formula(row, pct_col, formula, pct, cached))
 
 
 def _detail_headings(c: Consolidation, inds: list[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -459,7 +516,7 @@ def _write_detail(ws: Any, c: Consolidation, fm: Formats, fields: list[tuple[str
             total = sum(s.result.values.get(code) or 0 for s in c.used if s.parent == p)
             ws.write_formula(row, ind_col[code], f'=SUMIFS({col}${DETAIL_FIRST + 1}:{col}${last + 1},{parent_rng},"{_q(_criterion(p))}",{used_rng},"是")', bold_num, total)
         row += 1
-    ws.write_string(row, 1, "合计（计入汇总）", bold)
+    ws.write_string(row, 1, TOTAL_LABEL, bold)
     for code, _ in inds:
         col = col_letter(ind_col[code])
         ws.write_formula(row, ind_col[code], f'=SUMIFS({col}${DETAIL_FIRST + 1}:{col}${last + 1},{used_rng},"是")', bold_num, c.totals.get(code, 0.0))
@@ -471,6 +528,7 @@ def _write_detail(ws: Any, c: Consolidation, fm: Formats, fields: list[tuple[str
 
 DETAIL_SCALE = 70          # per cent: 9-point figures print at about 6 points
 DETAIL_PORTRAIT_ROWS = 75  # more rows than this: landscape (more columns a page, fewer rows)
+TOTAL_LABEL = "合计（计入汇总）"   # the grand-total row under the detail (last year's totals are read from it)
 FIXED_CODES = ("agency_code", "agency_name", "agency_group", "status", "used", "file", "agency_parent")
 
 

@@ -42,6 +42,8 @@ from .layout import (
     LISTS_SHEET,
     NOT_APPLICABLE_MARK,
     PASS_MARK,
+    PREV_SHEET,
+    PREVIOUS_COL,
     RETURN_SHEET,
     Layout,
     SheetLayout,
@@ -113,11 +115,13 @@ class Cached:
     results: dict[str, RuleResult]
 
     @classmethod
-    def of(cls, form: Form, values: Mapping[str, Any]) -> Cached:
+    def of(cls, form: Form, values: Mapping[str, Any], previous: Mapping[str, Any] | None = None) -> Cached:
         numbers = {c: float(v) for c, v in values.items()
                    if c in form.indicators and isinstance(v, (int, float)) and not isinstance(v, bool)}
         computed = form.compute(numbers)
-        results = {r.instance.id: r for r in run_rules(form, {**numbers, **computed}, recompute=False)}
+        prev = {rx.prev_key(c): float(v) for c, v in (previous or {}).items()
+                if isinstance(v, (int, float)) and not isinstance(v, bool)}
+        results = {r.instance.id: r for r in run_rules(form, {**numbers, **computed, **prev}, recompute=False)}
         return cls(computed=computed, results=results)
 
     def result_text(self, inst: RuleInstance) -> str:
@@ -359,6 +363,7 @@ class TemplateRequest:
     explanations: Mapping[str, str] | None = None   # 审核说明 already given, by rule instance id
     revision_of: str = ""                  # the template id a 退回 copy is a revision of
     annotation: Any = None                 # a toolkit.annotate.Annotation: marks problems, adds 退回说明
+    previous: Mapping[str, Any] | None = None   # the agency's figures of the previous period, by code (上年数, prev())
     contact: str = ""                          # whom agencies ask (填表说明 三、联系方式); the form's own when empty
 
 
@@ -378,7 +383,7 @@ def build_template(form: Form, req: TemplateRequest) -> bytes:
     plan = plan_for(form)
     lay = plan.layout
     ident = identity_for(form, req)
-    cache = Cached.of(form, req.values) if req.values else plan.blank
+    cache = Cached.of(form, req.values or {}, req.previous) if req.values or req.previous else plan.blank
     values = req.values or {}
     buf = io.BytesIO()
     wb = ProtectedWorkbook(buf, {"in_memory": True, "strings_to_numbers": False, "strings_to_formulas": False, "strings_to_urls": False})
@@ -403,12 +408,14 @@ def build_template(form: Form, req: TemplateRequest) -> bytes:
         lists_sheet.hide()
         lists_sheet.protect(req.password)
     id_ws = wb.add_worksheet(IDENTITY_SHEET)
+    if lay.prev_cells:
+        _write_prev_sheet(wb.add_worksheet(PREV_SHEET), lay, req.previous or {}, req.password)
 
     prefill = {"agency.code": ident.agency_code, "agency.name": ident.agency_name,
                "agency.group": ident.agency_group, "period": ident.period}
     status = cache.status_text(missing_fields(form, values, prefill))
     for (sl, ws), sp in zip(sheets, plan.sheets):
-        _write_fill_sheet(ws, sl, sp, plan, cache, values, fm, period_text, prefill, req.password, status)
+        _write_fill_sheet(ws, sl, sp, plan, cache, values, fm, period_text, prefill, req.password, status, req.previous)
     _write_checks_sheet(checks_ws, plan, cache, fm, req.password, status, req.explanations)
     _write_instructions(instr_ws, form, plan, fm, req.password, req.contact or form.contact)
     for i, (k, v) in enumerate(ident.items()):
@@ -422,6 +429,18 @@ def build_template(form: Form, req: TemplateRequest) -> bytes:
         sheets[0][1].activate()
     wb.close()
     return buf.getvalue()
+
+
+def _write_prev_sheet(ws: Worksheet, lay: Layout, previous: Mapping[str, Any], password: str) -> None:
+    """Last year's value of every code a prev() rule reads: the live checks refer to these cells.
+    A value not known is left blank, which the check shows as "—" (not applicable)."""
+    for code, cell in lay.prev_cells.items():
+        ws.write_string(cell.row, 0, code)
+        v = previous.get(code)
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            ws.write_number(cell.row, cell.col, v)
+    ws.hide()
+    ws.protect(password)
 
 
 def _all_specs(form: Form) -> Iterable[tuple[str, ValueSpec]]:
@@ -438,8 +457,10 @@ def _protect(ws: Worksheet, password: str) -> None:
 
 def _write_fill_sheet(ws: Worksheet, sl: SheetLayout, sp: _SheetPlan, plan: TemplatePlan, cache: Cached,
                       values: Mapping[str, Any], fm: Formats,
-                      period_text: str, prefill: dict[str, str], password: str, status: str) -> None:
+                      period_text: str, prefill: dict[str, str], password: str, status: str,
+                      previous: Mapping[str, Any] | None = None) -> None:
     form = plan.form
+    previous = previous or {}
     for col, width in sl.widths.items():
         ws.set_column(col, col, width)
     for row, height in sl.heights.items():
@@ -516,6 +537,8 @@ def _write_fill_sheet(ws: Worksheet, sl: SheetLayout, sp: _SheetPlan, plan: Temp
                     ws.write_formula(row, col, formula, fm.value(ind.spec, computed=True), "" if shown is None else shown)
                 else:
                     _write_value(ws, row, col, values.get(code), fm.value(ind.spec))
+            if t.kind == "list" and t.previous_column:
+                _write_previous_cell(ws, row, form, r.code, sl, previous, fm)
             first = sl.check_first[t.id]
             if first < sl.last_col:
                 ws.merge_range(row, first, row, sl.last_col, "", fm.check)
@@ -562,6 +585,20 @@ def _write_fill_sheet(ws: Worksheet, sl: SheetLayout, sp: _SheetPlan, plan: Temp
     first_input = min(sl.inputs.values()) if sl.inputs else (0, 0)
     ws.set_selection(first_input[0], first_input[1], first_input[0], first_input[1])
     _protect(ws, password)
+
+
+def _write_previous_cell(ws: Worksheet, row: int, form: Form, code: str | None, sl: SheetLayout,
+                         previous: Mapping[str, Any], fm: Formats) -> None:
+    """One cell of a list table's 上年数 column: last year's figure, locked and grey (for reference only)."""
+    if code is None or code not in sl.previous:
+        ws.write_blank(row, PREVIOUS_COL, None, fm.blocked)
+        return
+    v = previous.get(code)
+    fmt = fm.value(form.indicators[code].spec, locked=True)
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        ws.write_number(row, PREVIOUS_COL, v, fmt)
+    else:
+        ws.write_blank(row, PREVIOUS_COL, None, fmt)
 
 
 def _write_value(ws: Worksheet, row: int, col: int, value: Any, fmt: Any) -> None:
@@ -761,17 +798,22 @@ def template_output_names(form: Form, agencies: Sequence[Agency] | None = None, 
 
 def generate_templates(form: Form, out_dir: str | Path, agencies: Sequence[Agency] | None = None,
                        year: int | None = None, password: str | None = None, jobs: int = 1,
-                       progress: Any = None, contact: str = "") -> tuple[list[ManifestRow], str]:
-    """Write one template per agency (or one blank template) and a manifest; returns rows and password."""
+                       progress: Any = None, contact: str = "",
+                       previous: Mapping[str, Mapping[str, Any]] | None = None) -> tuple[list[ManifestRow], str]:
+    """Write one template per agency (or one blank template) and a manifest; returns rows and password.
+
+    ``previous`` (agency code → last year's figures by indicator code) fills each agency's 上年数
+    column and the values its prev() checks compare with."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     # re-running into a folder keeps the password its manifest holds, unless a new one is asked for
-    previous = _manifest_password(out / MANIFEST_NAME) if password is None else None
-    pw = password if password is not None else previous or generate_password()
+    kept = _manifest_password(out / MANIFEST_NAME) if password is None else None
+    pw = password if password is not None else kept or generate_password()
     stamp = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
     if agencies:
         names = template_file_names(agencies, form)
-        requests = [TemplateRequest(agency=a, year=year, password=pw, generated_at=stamp, contact=contact) for a in agencies]
+        requests = [TemplateRequest(agency=a, year=year, password=pw, generated_at=stamp, contact=contact,
+                                    previous=(previous or {}).get(a.code)) for a in agencies]
     else:
         names = [safe_stem(f"{form.id}_{year or form.period_default or ''}_blank") + ".xlsx"]
         requests = [TemplateRequest(agency=None, year=year, password=pw, generated_at=stamp, contact=contact)]
@@ -808,7 +850,8 @@ def _write_many(document: dict, source: str, out: str, chunk: list[tuple[str, Te
 
 def _write_one(form: Form, out: Path, name: str, req: TemplateRequest) -> ManifestRow:
     req = TemplateRequest(agency=req.agency, year=req.year, password=req.password,
-                          template_id=req.template_id or uuid.uuid4().hex, generated_at=req.generated_at, contact=req.contact)
+                          template_id=req.template_id or uuid.uuid4().hex, generated_at=req.generated_at, contact=req.contact,
+                          previous=req.previous)
     data = build_template(form, req)
     write_atomic(out / name, data)
     a = req.agency

@@ -20,7 +20,7 @@ from . import rules as rx
 from .checks import evaluate_instance, with_computed
 from .identity import SUMMARY_FORMAT, Identity
 from .issues import Issue
-from .layout import CHECKS_SHEET, EXPLANATION_COL, EXPLANATION_MAX, IDENTITY_SHEET, LAYOUT_VERSION, RETURN_SHEET, Layout, a1, layout_of
+from .layout import CHECKS_SHEET, EXPLANATION_COL, EXPLANATION_MAX, IDENTITY_SHEET, LAYOUT_VERSION, PREV_SHEET, RETURN_SHEET, Layout, a1, layout_of
 from .package import Rejected
 from .reader import RawWorkbook, open_workbook
 from .registry import Registry
@@ -62,6 +62,9 @@ class Result:
     # The files a part's figures passed through before ``file``, as (file, sha256), the original
     # return first; empty for a return read directly.
     sources: list[tuple[str, str]] = field(default_factory=list)
+    # 审核说明 the agency gave for cross-period (prev) warnings, by rule instance id: those rules are
+    # decided later, against last year's figures (toolkit.previous), where the workbook is not open
+    prev_explanations: dict[str, str] = field(default_factory=dict)
 
     @property
     def errors(self) -> list[Issue]:
@@ -204,6 +207,9 @@ def _validate(raw: RawWorkbook, form: Form, result: Result) -> None:
                     params["explanation"] = explanations[inst.id]
             result.issues.append(Issue("rule", inst.severity, params,
                                        code=code, cell=lay.cells[code].address if code in lay.cells else None, rule=inst.id))
+    if any(inst.prev_reads and inst.explainable for inst in form.instances):
+        given = explanations if explanations is not None else _explanations(raw, lay)
+        result.prev_explanations = {i.id: given[i.id] for i in form.instances if i.prev_reads and i.explainable and given.get(i.id)}
 
 
 def _remember(result: Result, code: str, value: Any, facts: Any, row: int, col: int) -> None:
@@ -272,7 +278,7 @@ def _verify_sheets(raw: RawWorkbook, lay: Layout, result: Result) -> None:
         hint = f"，多出「{extra[0]}」（可能被改名）" if extra else ""
         hint_en = f"; found {extra[0]!r} instead (renamed?)" if extra else ""
         raise Rejected(f"缺少工作表「{missing[0]}」{hint}", f"sheet {missing[0]!r} is missing{hint_en}")
-    added = [s for s in names if s not in expected and s not in (IDENTITY_SHEET, "_lists", RETURN_SHEET)]
+    added = [s for s in names if s not in expected and s not in (IDENTITY_SHEET, "_lists", PREV_SHEET, RETURN_SHEET)]
     if added:
         raise Rejected(f"多出了工作表「{added[0]}」（模板的工作表不能增删）", f"an extra sheet {added[0]!r} was added")
     order = [s for s in names if s in expected]
