@@ -79,8 +79,8 @@ def registry_of(forms: FormsArg = None, schema_dirs: Iterable[PathLike] = ()) ->
         if not dirs:
             return forms
         reg = Registry((*forms.schema_dirs, *dirs), include_shipped=forms.include_shipped)
-        for f in forms.added():
-            reg.add(f)
+        for form in forms.added():
+            reg.add(form)
         return reg
     reg = Registry(dirs)
     for f in forms or ():

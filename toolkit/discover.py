@@ -114,8 +114,8 @@ def _walk(root: Path, found: Found, open_archives: bool) -> None:
         try:
             with os.scandir(folder) as it:
                 entries = sorted(it, key=lambda e: e.name)
-        except OSError as e:
-            zh, en = _reason(e)
+        except OSError as err:
+            zh, en = _reason(err)
             found.skipped.append(Skipped(str(folder), f"文件夹{zh}", f"folder {en}"))
             continue
         subfolders: list[Path] = []
@@ -281,7 +281,7 @@ def rename_extracted(results: list, found: Found) -> None:
             r.file = label
 
 
-def check_found(found: Found, registry, schema_dirs=(), jobs: int | None = None, progress=None) -> list:  # type: ignore[no-untyped-def]
+def check_found(found: Found, registry, schema_dirs=(), jobs: int | None = None, progress=None) -> list:
     """check_many over what was found, with every skipped path as a rejected entry, sorted by name."""
     from .runner import check_many
 

@@ -104,5 +104,5 @@ def exit_code(error: ToolkitError) -> int:
     """The exit code for ``error``: the most specific class listed in :data:`EXIT_CODES`."""
     for cls in type(error).__mro__:
         if cls in EXIT_CODES:
-            return EXIT_CODES[cls]  # type: ignore[index]
+            return EXIT_CODES[cls]
     return 1

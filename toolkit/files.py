@@ -56,7 +56,7 @@ def unique_names(stems: list[str], suffix: str) -> list[str]:
 
 
 @contextmanager
-def atomic_path(path: str | Path, suffix: str = ".part") -> Iterator[str]:
+def atomic_path(path: str | os.PathLike[str], suffix: str = ".part") -> Iterator[str]:
     """A temporary path beside ``path``; renamed onto it when the block succeeds, removed otherwise.
 
     For writers that want a file name rather than bytes (xlsxwriter's constant-memory mode).
@@ -136,13 +136,13 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def write_atomic(path: str | Path, data: bytes) -> None:
+def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file and a rename."""
     with atomic_path(path) as tmp, open(tmp, "wb") as fh:
         fh.write(data)
 
 
-def write_text_atomic(path: str | Path, text: str, encoding: str = "utf-8") -> None:
+def write_text_atomic(path: str | os.PathLike[str], text: str, encoding: str = "utf-8") -> None:
     write_atomic(path, text.encode(encoding))
 
 

@@ -61,10 +61,10 @@ def check_outputs(outputs: Mapping[str, str | None], inputs: Iterable[str | Path
         return
     wanted = {_key(p): (opt, p) for opt, p in named}
     for f in inputs:
-        hit = wanted.get(_key(f))
-        if hit:
-            raise Clash(f"{hit[0]} {hit[1]} 是要读取的输入文件之一，不能被覆盖，拒绝执行",
-                        f"{hit[0]} {hit[1]} is one of the input files; it would be overwritten; nothing was done")
+        clash = wanted.get(_key(f))
+        if clash:
+            raise Clash(f"{clash[0]} {clash[1]} 是要读取的输入文件之一，不能被覆盖，拒绝执行",
+                        f"{clash[0]} {clash[1]} is one of the input files; it would be overwritten; nothing was done")
 
 
 def check_template_folder(out_dir: str | Path, file_names: Sequence[str], manifest_name: str,

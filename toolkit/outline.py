@@ -41,7 +41,8 @@ def outline(form: Form) -> str:
             if r.heading:
                 lines.append(f"    {'':<14} {ind}{r.label}")
             else:
-                spec = form.indicators.get(r.code if t.kind == "list" else f"{r.code}.{t.leaves[0].key}")
+                ind_code = r.code if t.kind == "list" else f"{r.code}.{t.leaves[0].key}"
+                spec = form.indicators.get(ind_code) if ind_code is not None else None
                 own_unit = r.raw.get("unit") if t.kind == "matrix" else (spec.spec.unit if spec is not None else "")
                 unit = f" [{own_unit}]" if own_unit else ""
                 row_comp = r.raw.get("computed") if t.kind == "matrix" else (spec.spec.computed if spec is not None else None)
@@ -50,12 +51,12 @@ def outline(form: Form) -> str:
         lines.append("")
     if form.rules:
         lines.append("Rules:")
-        for r in form.rules:
-            each = f" (each {r.each} of {r.table})" if r.each else ""
-            if r.only:
-                each += f" only {', '.join(r.only)}"
-            if r.exclude:
-                each += f" except {', '.join(r.exclude)}"
-            expr = f"if {r.when} then {r.expr}" if r.when else r.expr
-            lines.append(f"  {r.id} [{r.severity}]{each}: {expr}")
+        for rule in form.rules:
+            each = f" (each {rule.each} of {rule.table})" if rule.each else ""
+            if rule.only:
+                each += f" only {', '.join(rule.only)}"
+            if rule.exclude:
+                each += f" except {', '.join(rule.exclude)}"
+            expr = f"if {rule.when} then {rule.expr}" if rule.when else rule.expr
+            lines.append(f"  {rule.id} [{rule.severity}]{each}: {expr}")
     return "\n".join(lines)

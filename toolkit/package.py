@@ -15,8 +15,10 @@ import re
 import stat
 import zipfile
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO, Any
 from xml.etree import ElementTree as ET
 
 from . import sheetxml
@@ -173,12 +175,12 @@ def _inspect_ole(p: Path, size: int) -> PackageFacts:
 
 def _inspect_zip(p: Path, size: int) -> PackageFacts:
     try:
-        zf = zipfile.ZipFile(p)
+        raw_zf = zipfile.ZipFile(p)
     except (zipfile.BadZipFile, OSError, ValueError) as e:
         raise Rejected("文件已损坏或不完整（无法作为工作簿打开）", f"the file is damaged or truncated ({e})") from None
-    with zf:
-        infos = zf.infolist()
-        zf = _Folded(zf)
+    with raw_zf:
+        infos = raw_zf.infolist()
+        zf = _Folded(raw_zf)
         if len(infos) > MAX_MEMBERS:
             raise Rejected(f"文件包含 {len(infos)} 个部件，超出上限", f"the package has {len(infos)} parts (limit {MAX_MEMBERS})")
         total = 0
@@ -303,7 +305,7 @@ def _check_sheet_bounds(data: bytes, sf: SheetFacts, name: str = "", plain: bool
 _UNIQUE_COUNT = re.compile(rb'<(?:\w+:)?sst\b[^>]*\buniqueCount="([0-9]+)"')
 
 
-def _check_shared_strings(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> None:
+def _check_shared_strings(zf: _Folded, info: zipfile.ZipInfo) -> None:
     """python-calamine reserves room for ``uniqueCount`` strings up front: a made-up count aborts it."""
     with zf.open(info) as fh:
         head = fh.read(1024)
@@ -315,7 +317,7 @@ def _check_shared_strings(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> None:
                        f"more than its {info.file_size} bytes can hold)")
 
 
-def _check_ods_extent(zf: zipfile.ZipFile) -> None:
+def _check_ods_extent(zf: _Folded) -> None:
     """Refuse an OpenDocument table whose repeated rows and cells expand past MAX_USED_CELLS.
 
     ``number-rows-repeated="1048576"`` around a cell with ``number-columns-repeated="16384"`` is
@@ -324,7 +326,8 @@ def _check_ods_extent(zf: zipfile.ZipFile) -> None:
     """
     from xml.parsers import expat
 
-    state = {"row": 0, "last_row": 0, "width": 0, "row_rep": 1, "col": 0, "row_last_col": 0, "name": ""}
+    state = {"row": 0, "last_row": 0, "width": 0, "row_rep": 1, "col": 0, "row_last_col": 0}
+    table_name = ""
 
     def rep(attrs: dict[str, str], what: str) -> int:
         for k, v in attrs.items():
@@ -333,9 +336,11 @@ def _check_ods_extent(zf: zipfile.ZipFile) -> None:
         return 1
 
     def start(name: str, attrs: dict[str, str]) -> None:
+        nonlocal table_name
         local = name.rsplit(":", 1)[-1]
         if local == "table":
-            state.update(row=0, last_row=0, width=0, name=attrs.get("table:name", ""))
+            state.update(row=0, last_row=0, width=0)
+            table_name = attrs.get("table:name", "")
         elif local == "table-row":
             state.update(row_rep=rep(attrs, ":number-rows-repeated"), col=0, row_last_col=0)
         elif local in ("table-cell", "covered-table-cell"):
@@ -355,7 +360,7 @@ def _check_ods_extent(zf: zipfile.ZipFile) -> None:
         elif local == "table":
             rows, cols = state["last_row"], state["width"]
             if rows * cols > MAX_USED_CELLS:
-                where = state["name"]
+                where = table_name
                 raise Rejected(f"工作表「{where}」的使用区域过大（{rows} 行 × {cols} 列）",
                                f"sheet {where!r} has an enormous used range ({rows} rows × {cols} columns)")
 
@@ -441,7 +446,7 @@ def _col_number(letters: str) -> int:
     return n
 
 
-def _read(zf: zipfile.ZipFile, name: str, limit: int) -> bytes:
+def _read(zf: _Folded, name: str, limit: int) -> bytes:
     # Ask for no more than the declared size: zipfile inflates as much as is asked for before it
     # truncates to that size, so a header that understates a bomb would cost ``limit`` bytes.
     info = zf.getinfo(name)
@@ -452,7 +457,7 @@ def _read(zf: zipfile.ZipFile, name: str, limit: int) -> bytes:
     return data
 
 
-def _refuse_doctype(zf: zipfile.ZipFile, name: str) -> None:
+def _refuse_doctype(zf: _Folded, name: str) -> None:
     """No spreadsheet program writes a DOCTYPE; one here can only be an entity attack."""
     head = b""
     with zf.open(name) as fh:
@@ -536,14 +541,14 @@ class _Folded:
             raise KeyError(name)
         return info
 
-    def open(self, name: str | zipfile.ZipInfo, *a, **kw):      # type: ignore[no-untyped-def]
+    def open(self, name: str | zipfile.ZipInfo, *a: Any, **kw: Any) -> IO[bytes]:
         return self.zf.open(name if isinstance(name, zipfile.ZipInfo) else self.getinfo(name), *a, **kw)
 
     def read(self, name: str) -> bytes:
         return self.zf.read(self.getinfo(name))
 
 
-def _rewrite(fn, data: bytes, member: str) -> bytes:      # type: ignore[no-untyped-def]
+def _rewrite(fn: Callable[[bytes], bytes], data: bytes, member: str) -> bytes:
     try:
         return fn(data)
     except sheetxml.SheetXmlError as e:

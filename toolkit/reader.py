@@ -109,7 +109,7 @@ def open_workbook(path: str | Path) -> RawWorkbook:
         for row in grid[:50]:
             if len(row) >= 2 and isinstance(row[0], str) and row[0]:
                 sheet_copy[row[0].strip()] = row[1]
-    prop_copy = {k[len(PROPERTY_PREFIX):]: v for k, v in facts.properties.items() if k.startswith(PROPERTY_PREFIX)}
+    prop_copy: dict[str, object] = {k[len(PROPERTY_PREFIX):]: v for k, v in facts.properties.items() if k.startswith(PROPERTY_PREFIX)}
     found = [(src, Identity.from_mapping(d)) for src, d in (("sheet", sheet_copy), ("properties", prop_copy)) if d]
     if not found:
         raise Rejected(NOT_OURS_ZH, NOT_OURS_EN)

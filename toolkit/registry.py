@@ -39,8 +39,8 @@ class Registry:
         paths: list[Path] = list(shipped_schemas().values()) if include_shipped else []
         for d in self.schema_dirs:
             paths.extend(sorted(Path(d).glob("*.json")))
-        for d in env_schema_dirs():   # an office's own forms, without --schema-dir on every command
-            paths.extend(sorted(Path(d).glob("*.json")))
+        for env_dir in env_schema_dirs():   # an office's own forms, without --schema-dir on every command
+            paths.extend(sorted(env_dir.glob("*.json")))
         for p in paths:
             try:
                 doc = json.loads(p.read_text(encoding="utf-8-sig"))

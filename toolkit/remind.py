@@ -105,7 +105,7 @@ def reminders(c: Consolidation, lang: str = "zh", deadline: str = "", office_con
     return out
 
 
-class _Lenient(dict):  # type: ignore[type-arg]
+class _Lenient(dict):
     def __missing__(self, key: str) -> str:
         return "{" + key + "}"
 

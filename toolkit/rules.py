@@ -149,6 +149,7 @@ def _tokens(text: str) -> list[tuple[str, str, int]]:
         if not m:
             raise ExpressionError(f"unexpected character {ch!r}", text, i)
         kind = m.lastgroup
+        assert kind is not None     # every alternative of _TOKEN is a named group
         if kind != "space":
             value = m.group()
             if kind == "op" and value == "=":
@@ -447,16 +448,16 @@ def evaluate(node: Node, values: Mapping[str, float | None], expand: RangeExpand
             n = int(node.args[1].value)  # type: ignore[union-attr]
             return _excel_round(x, n)
         items: list[float] = []
-        for a in node.args:
-            if isinstance(a, Range) or (isinstance(a, Ref) and node.name in ("min", "max")):
-                cells = expand(a.start, a.end) if isinstance(a, Range) else [a.code]
+        for arg in node.args:
+            if isinstance(arg, Range) or (isinstance(arg, Ref) and node.name in ("min", "max")):
+                cells = expand(arg.start, arg.end) if isinstance(arg, Range) else [arg.code]
                 # Excel's MIN/MAX leave out blank cells they are given by reference; SUM adds them as 0.
                 if node.name in ("min", "max"):
                     items.extend(float(values[c]) for c in cells if values.get(c) is not None)  # type: ignore[arg-type]
                 else:
                     items.extend(0.0 if values.get(c) is None else float(values[c]) for c in cells)  # type: ignore[arg-type]
             else:
-                items.append(evaluate(a, values, expand))
+                items.append(evaluate(arg, values, expand))
         if node.name == "sum":
             return math.fsum(items)
         if node.name == "abs":
@@ -678,7 +679,7 @@ def compile_node(node: Node, expand: RangeExpander) -> Compiled:
             x = compile_node(node.args[0], expand)
             n = int(node.args[1].value)  # type: ignore[union-attr]
             return lambda v: _excel_round(x(v), n)
-        parts: list[tuple[str, object]] = []
+        parts: list[tuple[str, tuple[str, ...] | Compiled]] = []   # the tag tells which; mypy cannot narrow by it, hence the ignores below
         for arg in node.args:
             if isinstance(arg, Range) or (isinstance(arg, Ref) and node.name in ("min", "max")):
                 parts.append(("cells", tuple(expand(arg.start, arg.end)) if isinstance(arg, Range) else (arg.code,)))

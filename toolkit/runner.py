@@ -146,9 +146,9 @@ def _run_pool(names: list[str], spec: RegistrySpec, jobs: int, results: dict[str
         if blame_first:
             # one file at a time: whatever happens to the worker happens because of this file
             for i, name in enumerate(names):
-                fut = pool.submit(_check_in_worker, name)
+                one = pool.submit(_check_in_worker, name)
                 try:
-                    r = fut.result(timeout=TIME_LIMIT)
+                    r = one.result(timeout=TIME_LIMIT)
                 except (FutureTimeout, BrokenProcessPool) as e:
                     r = _failed(name, isinstance(e, FutureTimeout))
                     broken = True

@@ -50,7 +50,7 @@ def random_figures(form: Form, seed: int | str = 0, scale: int = 50, blank_share
             values[ind.code] = None
             continue
         hi = scale if ind.spec.max is None else min(scale, ind.spec.max)
-        v = rng.randint(0, int(hi))
+        v: float = rng.randint(0, int(hi))
         if ind.spec.type == "decimal":
             v = round(v + rng.random(), ind.spec.places)
         values[ind.code] = float(v)

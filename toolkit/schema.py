@@ -735,13 +735,13 @@ class _Builder:
                 self.problem(f"{ptr}/id", f'rule id "{rule.id}" is used twice (also at {ids[rule.id]}/id)')
             ids.setdefault(rule.id, ptr)
             conditional = rule.when is not None or rx.is_conditional(rule.expr)
-            for key in ("message", "message_en"):
-                text = raw.get(key) or ""
+            for prop in ("message", "message_en"):
+                text = raw.get(prop) or ""
                 for ph in re.findall(r"\{([^{}]*)\}", text):
                     if ph not in MESSAGE_PLACEHOLDERS:
-                        self.problem(f"{ptr}/{key}", f'unknown placeholder {{{ph}}} (known: {", ".join("{" + p + "}" for p in MESSAGE_PLACEHOLDERS)})')
+                        self.problem(f"{ptr}/{prop}", f'unknown placeholder {{{ph}}} (known: {", ".join("{" + p + "}" for p in MESSAGE_PLACEHOLDERS)})')
                     elif ph.startswith("when_") and not conditional:
-                        self.problem(f"{ptr}/{key}", f'{{{ph}}} quotes the condition of an "if … then …" rule (or its "when"); this rule has none')
+                        self.problem(f"{ptr}/{prop}", f'{{{ph}}} quotes the condition of an "if … then …" rule (or its "when"); this rule has none')
             places: list[tuple[str | None, str | None]] = [(None, None)]
             if rule.each:
                 table = tables.get(rule.table or "")
@@ -758,10 +758,10 @@ class _Builder:
                     known = [(r.code, r.label) for r in table.rows if not r.heading]
                     what = "row code"
                 names = [k for k, _ in known]
-                for key, lst in (("only", rule.only), ("except", rule.exclude)):
+                for prop, lst in (("only", rule.only), ("except", rule.exclude)):
                     for j, k in enumerate(lst):
                         if k not in names:
-                            self.problem(f"{ptr}/{key}/{j}", f'"{k}" is not a {what} of table "{table.id}"')
+                            self.problem(f"{ptr}/{prop}/{j}", f'"{k}" is not a {what} of table "{table.id}"')
                 places = [(k, lbl) for k, lbl in known if (not rule.only or k in rule.only) and k not in rule.exclude]
                 token = "{col}" if rule.each == "column" else "{row}"
                 if token not in rule.expr:

@@ -17,6 +17,7 @@ import os
 import tempfile
 from collections import Counter
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -73,7 +74,7 @@ class _RowOrdered:
                 if (r, c) == (r0, c0):
                     self.add(r, c, lambda: self.ws.write_string(r0, c0, text, fmt))
                 else:
-                    self.add(r, c, lambda r=r, c=c: self.ws.write_blank(r, c, "", fmt))
+                    self.add(r, c, partial(self.ws.write_blank, r, c, "", fmt))
 
     def flush(self) -> None:
         for _, _, _, fn in sorted(self.ops, key=lambda o: (o[0], o[1], o[2])):
@@ -220,7 +221,7 @@ def _write_workbook(c: Consolidation, path: str, rows_dir: str, by_group: bool =
                       ("汇总时间", info[3][1]), ("表单版本", f"{form.version}")]
             for sl in lay.sheets:
                 ws = wb.add_worksheet(g_rename[sl.name])
-                _write_form_sheet(ws, sl, c, lay, fm, g_rename, lambda code, g=g: total_formula(code, g), failed, totals,
+                _write_form_sheet(ws, sl, c, lay, fm, g_rename, partial(total_formula, group=g), failed, totals,
                                   f"{form.title}（{g}汇总）", f"{period}　{g_scope}" if period else g_scope, g_info,
                                   _heading_text(c, f"{g}汇总"))
     _write_detail(wb.add_worksheet(DETAIL_SHEET), c, fm, fields, inds, ind_col)
@@ -246,7 +247,7 @@ def _write_identity(wb: Any, c: Consolidation) -> None:
 
 
 def _write_form_sheet(ws: Any, sl: SheetLayout, c: Consolidation, lay: Any, fm: Formats, rename: dict[str, str],
-                      total_formula: Callable[[str], str], failed: list[RuleResult], totals: dict[str, float],
+                      total_formula: Callable[[str], str], failed: list[RuleResult], totals: dict[str, float | None],
                       title: str, scope: str, info: list[tuple[str, str]], heading: str,
                       previous: dict[str, float | None] | None = None) -> None:
     form = c.form
@@ -259,16 +260,16 @@ def _write_form_sheet(ws: Any, sl: SheetLayout, c: Consolidation, lay: Any, fm: 
     title_fmt = {"title": fm.title, "table_title": fm.table_title, "corner": fm.corner, "unit": fm.unit,
                  "note": fm.note, "field": fm.field_label}
     bottom = 0
-    for t in sl.texts:
-        bottom = max(bottom, t.merge_to[0] if t.merge_to else t.row)
-        if t.role == "field":
+    for fixed in sl.texts:
+        bottom = max(bottom, fixed.merge_to[0] if fixed.merge_to else fixed.row)
+        if fixed.role == "field":
             continue  # the header block belongs to one agency; the summary has its own lines there
-        fmt = fm.label(t.level, False) if t.role == "label" else title_fmt.get(t.role, fm.heading)
-        text = title if t.role == "title" else t.text
-        if t.merge_to and t.merge_to != (t.row, t.col):
-            out.merge(t.row, t.col, t.merge_to[0], t.merge_to[1], text, fmt)
+        fmt = fm.label(fixed.level, False) if fixed.role == "label" else title_fmt.get(fixed.role, fm.heading)
+        text = title if fixed.role == "title" else fixed.text
+        if fixed.merge_to and fixed.merge_to != (fixed.row, fixed.col):
+            out.merge(fixed.row, fixed.col, fixed.merge_to[0], fixed.merge_to[1], text, fmt)
         else:
-            out.add(t.row, t.col, lambda t=t, text=text, fmt=fmt: ws.write_string(t.row, t.col, text, fmt))
+            out.add(fixed.row, fixed.col, partial(ws.write_string, fixed.row, fixed.col, text, fmt))
     out.merge(sl.period_row, 0, sl.period_row, sl.last_col, scope, fm.period)
     verdict = (f"汇总数审核：{PASS_MARK} 全部通过" if not failed else
                f"汇总数审核：✗ {len(failed)} 项不符，见右侧「{CHECK_HEADING}」列")
@@ -277,27 +278,27 @@ def _write_form_sheet(ws: Any, sl: SheetLayout, c: Consolidation, lay: Any, fm: 
     field_rows = sorted({r for (r, _, _) in sl.fields.values()})
     for (row, (label, value)) in zip(field_rows, info):
         last = max(1, sl.last_col - 1)
-        out.add(row, 0, lambda row=row, label=label: ws.write_string(row, 0, label, fm.field_label))
+        out.add(row, 0, partial(ws.write_string, row, 0, label, fm.field_label))
         out.merge(row, 1, row, last, value, fm.value(ValueSpec(type="text"), locked=True))
     flagged = fm.wb.add_format({**fm.base, **fm.border, "bg_color": "#FFC7CE", "font_color": "#9C0006", "align": "right"})
     by_anchor: dict[tuple[int, int], list[str]] = {}
     failed_ids = {r.instance.id: r for r in failed}
     for cell, insts in sl.checks.items():
-        msgs = [failed_ids[i.id].message() for i in insts if i.id in failed_ids]
-        by_anchor[cell] = msgs
+        cell_msgs = [failed_ids[i.id].message() for i in insts if i.id in failed_ids]
+        by_anchor[cell] = cell_msgs
     for code, (row, col) in sl.inputs.items():
         ind = form.indicators[code]
         fmt = flagged if code in failed_codes else fm.value(ind.spec, locked=True)
-        value = totals.get(code, 0.0)
-        value = "" if value is None else value   # a ratio over nothing is blank, as in the template
+        total = totals.get(code, 0.0)
+        cached: float | str = "" if total is None else total   # a ratio over nothing is blank, as in the template
         if ind.computed:
             formula = "=" + lay.computed_formula(code, rename[sl.name], rename)
         elif ind.spec.numeric:
             formula = total_formula(code)
         else:
-            out.add(row, col, lambda row=row, col=col, fmt=fmt: ws.write_blank(row, col, None, fmt))
+            out.add(row, col, partial(ws.write_blank, row, col, None, fmt))
             continue
-        out.add(row, col, lambda row=row, col=col, formula=formula, fmt=fmt, value=value: ws.write_formula(row, col, formula, fmt, value))
+        out.add(row, col, partial(ws.write_formula, row, col, formula, fmt, cached))
     for t in sl.tables:
         _, _, data_top, data_bottom = sl.table_frames[t.id]
         bottom = max(bottom, data_bottom)
@@ -305,16 +306,16 @@ def _write_form_sheet(ws: Any, sl: SheetLayout, c: Consolidation, lay: Any, fm: 
             row = data_top + r_index
             for ci, leaf in enumerate(t.leaves if t.kind == "matrix" else t.leaves[:1]):
                 col = 2 if t.kind == "list" else 1 + ci
-                code = t.cell_code(r, leaf)
-                if code is None or code not in form.indicators:
-                    out.add(row, col, lambda row=row, col=col: ws.write_blank(row, col, None, fm.blocked))
+                leaf_code = t.cell_code(r, leaf)
+                if leaf_code is None or leaf_code not in form.indicators:
+                    out.add(row, col, partial(ws.write_blank, row, col, None, fm.blocked))
             first = sl.check_first[t.id]
             msgs = by_anchor.get((row, first))
             text = ("；".join(msgs) if msgs else PASS_MARK) if (row, first) in sl.checks else ""
             if first < sl.last_col:
                 out.merge(row, first, row, sl.last_col, text, fm.check)
             else:
-                out.add(row, first, lambda row=row, first=first, text=text: ws.write_string(row, first, text, fm.check))
+                out.add(row, first, partial(ws.write_string, row, first, text, fm.check))
     _previous_columns(ws, out, sl, fm, totals, previous)
     # the signatures under the form: one line when the page is wide enough, two otherwise
     width = sum(sl.widths.get(col, 8.43) for col in range(sl.last_col + 1))
@@ -337,7 +338,7 @@ def _write_form_sheet(ws: Any, sl: SheetLayout, c: Consolidation, lay: Any, fm: 
 PREVIOUS_HEADINGS = ("上年", "增减%")
 
 
-def _previous_columns(ws: Any, out: _RowOrdered, sl: SheetLayout, fm: Formats, totals: dict[str, float],
+def _previous_columns(ws: Any, out: _RowOrdered, sl: SheetLayout, fm: Formats, totals: dict[str, float | None],
                       previous: dict[str, float | None] | None) -> None:
     """Last year's totals beside this year's, for every table with one value per row (a list, or a
     matrix of one column): a table whose schema has a 上年数 column shows them there, any other
@@ -356,11 +357,11 @@ def _previous_columns(ws: Any, out: _RowOrdered, sl: SheetLayout, fm: Formats, t
             for r_index, r in enumerate(t.rows):
                 row = data_top + r_index
                 if r.code not in sl.previous:
-                    out.add(row, PREVIOUS_COL, lambda row=row: ws.write_blank(row, PREVIOUS_COL, None, fm.blocked))
+                    out.add(row, PREVIOUS_COL, partial(ws.write_blank, row, PREVIOUS_COL, None, fm.blocked))
                 elif previous is None or previous.get(r.code) is None:
-                    out.add(row, PREVIOUS_COL, lambda row=row: ws.write_blank(row, PREVIOUS_COL, None, grey))
+                    out.add(row, PREVIOUS_COL, partial(ws.write_blank, row, PREVIOUS_COL, None, grey))
                 else:
-                    out.add(row, PREVIOUS_COL, lambda row=row, v=previous[r.code]: ws.write_number(row, PREVIOUS_COL, v, grey))
+                    out.add(row, PREVIOUS_COL, partial(ws.write_number, row, PREVIOUS_COL, previous[r.code], grey))
         if previous is None or (t.kind != "list" and len(t.leaves) != 1):
             continue
         headings = [(pct_col, PREVIOUS_HEADINGS[1])] if own else list(zip((prev_col, pct_col), PREVIOUS_HEADINGS))
@@ -368,7 +369,7 @@ def _previous_columns(ws: Any, out: _RowOrdered, sl: SheetLayout, fm: Formats, t
             if head_bottom > head_top:
                 out.merge(head_top, j, head_bottom, j, text, fm.heading)
             else:
-                out.add(head_top, j, lambda j=j, text=text, top=head_top: ws.write_string(top, j, text, fm.heading))
+                out.add(head_top, j, partial(ws.write_string, head_top, j, text, fm.heading))
         for r_index, r in enumerate(t.rows):
             code = t.cell_code(r, t.leaves[0])
             if code is None or code not in sl.inputs:
@@ -378,14 +379,14 @@ def _previous_columns(ws: Any, out: _RowOrdered, sl: SheetLayout, fm: Formats, t
             last = previous.get(code)
             prev_ref = a1(row, PREVIOUS_COL if own else prev_col, True)
             cur = totals.get(code)
-            cached: Any = "" if last in (None, 0) or cur is None else (cur - last) / last  # type: ignore[operator]
+            cached: Any = "" if last is None or last == 0 or cur is None else (cur - last) / last
             if not own:
                 if last is None:
-                    out.add(row, prev_col, lambda row=row: ws.write_blank(row, prev_col, None, grey))
+                    out.add(row, prev_col, partial(ws.write_blank, row, prev_col, None, grey))
                 else:
-                    out.add(row, prev_col, lambda row=row, last=last: ws.write_number(row, prev_col, last, grey))
+                    out.add(row, prev_col, partial(ws.write_number, row, prev_col, last, grey))
             formula = f'=IF(OR({prev_ref}="",{prev_ref}=0,{here}=""),"",({here}-{prev_ref})/{prev_ref})'
-            out.add(row, pct_col, lambda row=row, formula=formula, cached=cached: ws.write_formula(row, pct_col, formula, pct, cached))
+            out.add(row, pct_col, partial(ws.write_formula, row, pct_col, formula, pct, cached))
 
 
 def _detail_headings(c: Consolidation, inds: list[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -446,11 +447,11 @@ def _write_detail(ws: Any, c: Consolidation, fm: Formats, fields: list[tuple[str
                       + [_lines(lower, widths[ind_col[code]]) for (code, _), (_, lower) in zip(inds, headings)])
     out = _RowOrdered(ws)
     for j, h in enumerate(FIXED_COLUMNS):
-        out.add(DETAIL_CODES, j, lambda j=j: ws.write_string(DETAIL_CODES, j, FIXED_CODES[j], code_fmt))
+        out.add(DETAIL_CODES, j, partial(ws.write_string, DETAIL_CODES, j, FIXED_CODES[j], code_fmt))
         out.merge(DETAIL_GROUP, j, DETAIL_HEAD, j, h, head_fmt)
     for i, (code, label) in enumerate(fields):
         j = len(FIXED_COLUMNS) + i
-        out.add(DETAIL_CODES, j, lambda j=j, code=code: ws.write_string(DETAIL_CODES, j, code, code_fmt))
+        out.add(DETAIL_CODES, j, partial(ws.write_string, DETAIL_CODES, j, code, code_fmt))
         out.merge(DETAIL_GROUP, j, DETAIL_HEAD, j, label, head_fmt)
     # the upper heading spans the columns that share it
     spans: list[tuple[str, int, int]] = []
@@ -466,11 +467,11 @@ def _write_detail(ws: Any, c: Consolidation, fm: Formats, fields: list[tuple[str
         if j1 > j0:
             out.merge(DETAIL_GROUP, j0, DETAIL_GROUP, j1, upper, upper_fmt)
         else:
-            out.add(DETAIL_GROUP, j0, lambda j0=j0, upper=upper: ws.write_string(DETAIL_GROUP, j0, upper, upper_fmt))
+            out.add(DETAIL_GROUP, j0, partial(ws.write_string, DETAIL_GROUP, j0, upper, upper_fmt))
     for (code, _), (_, lower) in zip(inds, headings):
         j = ind_col[code]
-        out.add(DETAIL_CODES, j, lambda j=j, code=code: ws.write_string(DETAIL_CODES, j, code, code_fmt))
-        out.add(DETAIL_HEAD, j, lambda j=j, lower=lower: ws.write_string(DETAIL_HEAD, j, lower, head_fmt))
+        out.add(DETAIL_CODES, j, partial(ws.write_string, DETAIL_CODES, j, code, code_fmt))
+        out.add(DETAIL_HEAD, j, partial(ws.write_string, DETAIL_HEAD, j, lower, head_fmt))
     ws.set_row(DETAIL_GROUP, 12.0 * min(upper_lines, 6) + 3)
     ws.set_row(DETAIL_HEAD, 12.0 * min(lower_lines, 12) + 3)
     out.flush()

@@ -111,7 +111,7 @@ class Cached:
     Written as the formulas' cached results, so a program that reads without recalculating
     (python-calamine, a preview pane) sees what Excel would show, not stale zeros.
     """
-    computed: dict[str, float]
+    computed: dict[str, float | None]     # None: a guarded value that is undefined (shown blank)
     results: dict[str, RuleResult]
 
     @classmethod
@@ -475,29 +475,29 @@ def _write_fill_sheet(ws: Worksheet, sl: SheetLayout, sp: _SheetPlan, plan: Temp
             elif row not in sl.heights:
                 ws.set_row(row, 16)  # (xlsxwriter writes no height at all for the default 15)
     # fixed texts
-    for t in sl.texts:
-        if t.role == "title":
+    for fixed in sl.texts:
+        if fixed.role == "title":
             fmt = fm.title
-        elif t.role == "table_title":
+        elif fixed.role == "table_title":
             fmt = fm.table_title
-        elif t.role in ("heading", "check"):
+        elif fixed.role in ("heading", "check"):
             fmt = fm.heading
-        elif t.role == "corner":
+        elif fixed.role == "corner":
             fmt = fm.corner
-        elif t.role == "label":
-            fmt = fm.label(t.level, False)
-        elif t.role == "unit":
+        elif fixed.role == "label":
+            fmt = fm.label(fixed.level, False)
+        elif fixed.role == "unit":
             fmt = fm.unit
-        elif t.role == "note":
+        elif fixed.role == "note":
             fmt = fm.note
-        elif t.role == "field":
+        elif fixed.role == "field":
             fmt = fm.field_label
         else:
             fmt = fm.heading
-        if t.merge_to and t.merge_to != (t.row, t.col):
-            ws.merge_range(t.row, t.col, t.merge_to[0], t.merge_to[1], t.text, fmt)
+        if fixed.merge_to and fixed.merge_to != (fixed.row, fixed.col):
+            ws.merge_range(fixed.row, fixed.col, fixed.merge_to[0], fixed.merge_to[1], fixed.text, fmt)
         else:
-            ws.write_string(t.row, t.col, t.text, fmt)
+            ws.write_string(fixed.row, fixed.col, fixed.text, fmt)
     ws.merge_range(sl.period_row, 0, sl.period_row, sl.last_col, period_text, fm.period)
     ws.merge_range(sl.status_row, 0, sl.status_row, sl.last_col, "", fm.status_wrap)
     ws.write_formula(sl.status_row, 0, sp.status, fm.status_wrap, status)

@@ -198,7 +198,7 @@ def _validate(raw: RawWorkbook, form: Form, result: Result) -> None:
         if res.failed:
             cells = [lay.cells[c].address for c in inst.reads if c in lay.cells]
             left_codes = rx.codes(inst.tree.left, form.expand)
-            code = left_codes[0] if left_codes else None
+            rule_code = left_codes[0] if left_codes else None
             params: dict[str, Any] = {"message": res.message("zh"), "message_en": res.message("en"), "cells": cells}
             if inst.explainable:
                 if explanations is None:
@@ -206,7 +206,7 @@ def _validate(raw: RawWorkbook, form: Form, result: Result) -> None:
                 if explanations.get(inst.id):
                     params["explanation"] = explanations[inst.id]
             result.issues.append(Issue("rule", inst.severity, params,
-                                       code=code, cell=lay.cells[code].address if code in lay.cells else None, rule=inst.id))
+                                       code=rule_code, cell=lay.cells[rule_code].address if rule_code in lay.cells else None, rule=inst.id))
     if any(inst.prev_reads and inst.explainable for inst in form.instances):
         given = explanations if explanations is not None else _explanations(raw, lay)
         result.prev_explanations = {i.id: given[i.id] for i in form.instances if i.prev_reads and i.explainable and given.get(i.id)}
