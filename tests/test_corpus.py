@@ -19,7 +19,7 @@ import pytest
 
 import filled as F
 from corpus.make_corpus import CASES, Case, make_corpus, measure, toolkit_env
-from test_official_forms import SEED_2017
+from official_figures import SEED_2017
 from toolkit.consolidation import merge
 from toolkit.registry import Registry
 from toolkit.roster import Agency

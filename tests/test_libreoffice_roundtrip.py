@@ -25,12 +25,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import libreoffice
 import openpyxl
 import pytest
+from lo_template import AGENCY, PASSWORD, Snapshot, assert_matches_python, expected_inputs, read_ops, snapshot, template_file
 
-import libreoffice
-from test_template_libreoffice import (AGENCY, PASSWORD, Snapshot, assert_matches_python, expected_inputs, read_ops,
-                                       snapshot, template_file)
 from toolkit.checks import run_rules, with_computed
 from toolkit.layout import Layout, SheetLayout, a1, layout_of
 from toolkit.reader import open_workbook
@@ -610,7 +609,7 @@ def test_template_sheets_print_one_page_wide(template_prints):
 
 
 def test_render_summary_picture(summary, tmp_path):
-    from test_template_libreoffice import png_size
+    from lo_template import png_size
     png = libreoffice.render_summary_picture(tmp_path, lo=summary["lo"], summary=summary["path"])
     assert png.name == "summary-2021.png"
     w, h = png_size(png)

@@ -10,221 +10,56 @@ the 明细 rows and subtotals, 报送情况, 问题清单 and 来源.
 from __future__ import annotations
 
 import datetime as dt
-import functools
-import hashlib
 import json
 import os
 import tempfile
 from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import openpyxl
 import pytest
+from merge_data import (
+    AGENCIES,
+    DETAIL_FIRST_ROW,
+    FORM_A,
+    FORM_B,
+    LABEL,
+    PREVIOUS,
+    ROSTER,
+    SAMPLES,
+    Sample,
+    assert_totals,
+    by_file,
+    close,
+    csv_rows,
+    detail_columns,
+    expected,
+    fingerprint,
+    form_of,
+    is_number,
+    make_return,
+    numeric_codes,
+    sha256,
+    sheet_rows,
+    text,
+    totals_of,
+)
 
 import toolkit.summary as summary_mod
+from toolkit.consolidation import MergeError, consolidate, merge
 from toolkit.export import consolidation_json
 from toolkit.layout import a1, col_letter, layout_of
-from toolkit.consolidation import MergeError, consolidate, merge
-from toolkit.registry import Registry
-from toolkit.roster import Agency, read_roster
-from toolkit.samples import as_inputs, header_values, random_figures
-from toolkit.schema import Form, load_form, resolve
-from toolkit.summary import (DETAIL_CODES, period_text, DETAIL_FIRST, DETAIL_GROUP, DETAIL_HEAD, FIXED_COLUMNS, summary_sheet_name,
-                             write_summary)
-from toolkit.template import TemplateRequest, build_template
-from toolkit.validate import Result, check_file
-
-REPO = Path(__file__).resolve().parent.parent
-ROSTER = REPO / "workbooks" / "sample-roster.csv"
-FORM_A = "gov-info-disclosure-2017"
-FORM_B = "gov-info-disclosure-2021"
-SAMPLES = {FORM_B: REPO / "workbooks" / "returns-2021", FORM_A: REPO / "workbooks" / "returns-2017"}
-
-# the office's words for each status, as the summary shows them
-LABEL = {"valid": "通过", "warnings": "通过（有提示）", "invalid": "有错误", "rejected": "拒收",
-         "missing": "未报送", "duplicate": "重复报送（未采用）", "unknown": "不在名单"}
-DETAIL_FIRST_ROW = DETAIL_FIRST + 1   # 1-based: title, note, codes, two heading rows, then one row per workbook
-STAMP = "2024-01-05T09:00:00+00:00"
-
+from toolkit.roster import read_roster
+from toolkit.samples import random_figures
+from toolkit.schema import load_form, resolve
+from toolkit.summary import DETAIL_CODES, DETAIL_GROUP, DETAIL_HEAD, period_text, summary_sheet_name, write_summary
+from toolkit.validate import check_file
 
 # ---------------------------------------------------------------------------- helpers
 
-@functools.lru_cache(maxsize=None)
-def form_of(form_id: str) -> Form:
-    return load_form(resolve(form_id))
-
-
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def numeric_codes(form: Form) -> list[str]:
-    return [code for code, ind in form.indicators.items() if ind.spec.numeric]
-
-
-def date_field(form: Form) -> str:
-    return next(f.code for f in form.header if f.spec.type == "date")
-
-
-def make_return(form: Form, folder: Path, name: str, agency: Agency | None, seed: Any = 0,
-                fill_date: dt.date | None = None, values: dict[str, Any] | None = None) -> Path:
-    """A filled workbook as an agency sends it back (figures consistent with the form's rules)."""
-    figures = random_figures(form, seed=seed) if values is None else values
-    header = header_values(form, seed=seed)
-    if fill_date is not None:
-        header[date_field(form)] = fill_date
-    req = TemplateRequest(agency=agency, password="pw", template_id=f"t-{name}", generated_at=STAMP,
-                          values={**as_inputs(form, figures), **header})
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / name
-    path.write_bytes(build_template(form, req))
-    return path
-
-
-def is_number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
-
-
-@dataclass
-class Read:
-    """One input workbook as openpyxl and check_file see it."""
-    path: Path
-    code: str                       # from the file name: CODE_名称.xlsx
-    name: str                       # from the file name
-    result: Result
-    values: dict[str, Any]          # numeric indicator → what its cell holds (formula cells: cached result)
-    fill_date: dt.date | None
-
-
-@functools.lru_cache(maxsize=None)
-def read_return(form_id: str, path: Path) -> Read:
-    form = form_of(form_id)
-    lay = layout_of(form)
-    result = check_file(path, Registry())
-    values: dict[str, Any] = {}
-    fill_date = None
-    if result.status != "rejected":
-        wb = openpyxl.load_workbook(path, data_only=True)
-        for code in numeric_codes(form):
-            cell = lay.cells[code]
-            values[code] = wb[cell.sheet].cell(cell.row + 1, cell.col + 1).value
-        fc = lay.field_cells[date_field(form)]
-        v = wb[fc.sheet].cell(fc.row + 1, fc.col + 1).value
-        fill_date = v.date() if isinstance(v, dt.datetime) else v
-        wb.close()
-    stem = path.stem.replace("（更正）", "")
-    code, _, name = stem.partition("_")
-    return Read(path=path, code=code, name=name, result=result, values=values, fill_date=fill_date)
-
-
-@dataclass
-class Expected:
-    reads: dict[str, Read]          # by file name
-    status: dict[str, str]          # file name → status key
-    used: dict[str, bool]
-    totals: dict[str, float]
-    missing: list[Agency]
-    roster: list[Agency] | None
-
-    def counts(self) -> dict[str, int]:
-        c = Counter(self.status.values())
-        c["missing"] = len(self.missing)
-        return {k: c.get(k, 0) for k in LABEL}
-
-    def group_of(self, name: str) -> str:
-        rd = self.reads[name]
-        by_code = {a.code: a for a in self.roster or ()}
-        if rd.code in by_code:
-            return by_code[rd.code].group
-        ident = rd.result.identity
-        return ident.agency_group if ident else ""
-
-
-def expected(form_id: str, files: list[Path], roster: list[Agency] | None, include_invalid: bool = False) -> Expected:
-    """What a merge of ``files`` must give, worked out from the files themselves."""
-    form = form_of(form_id)
-    reads = {p.name: read_return(form_id, p) for p in files}
-    by_code = {a.code: a for a in roster} if roster is not None else None
-    status: dict[str, str] = {}
-    for name, rd in reads.items():
-        r = rd.result
-        if r.status == "rejected":
-            status[name] = "rejected"
-        elif by_code is not None and rd.code not in by_code:
-            status[name] = "unknown"
-        elif r.status == "invalid":
-            status[name] = "invalid"
-        else:
-            status[name] = "warnings" if r.warnings else "valid"
-    # one agency twice: the later 填报日期 wins, then the later file time
-    same: dict[str, list[str]] = {}
-    for name in reads:
-        if status[name] in ("valid", "warnings", "invalid"):
-            same.setdefault(reads[name].code, []).append(name)
-    for names in same.values():
-        if len(names) > 1:
-            winner = max(names, key=lambda n: (reads[n].fill_date or dt.date.min, reads[n].path.stat().st_mtime))
-            for n in names:
-                if n != winner:
-                    status[n] = "duplicate"
-    used = {n: st in ("valid", "warnings") or (include_invalid and st == "invalid") for n, st in status.items()}
-    totals = {code: 0.0 for code in numeric_codes(form)}
-    for n, u in used.items():
-        if u:
-            for code, v in reads[n].values.items():
-                if is_number(v):
-                    totals[code] += v
-    arrived = {rd.code for rd in reads.values()}
-    missing = [a for a in roster if a.code not in arrived] if roster is not None else []
-    return Expected(reads=reads, status=status, used=used, totals=totals, missing=missing, roster=roster)
-
-
-def close(a: Any, b: Any) -> bool:
-    if is_number(a) and is_number(b):
-        return abs(a - b) <= 1e-6 * max(1.0, abs(b))
-    return a == b
-
-
-def sheet_rows(ws: Any, first: int) -> list[tuple[Any, ...]]:
-    """Rows from ``first`` (1-based) down to the first row with nothing in column A."""
-    out = []
-    for row in ws.iter_rows(min_row=first, values_only=True):
-        if row[0] in (None, ""):
-            break
-        out.append(row)
-    return out
-
-
-def text(v: Any) -> str:
-    return "" if v is None else str(v)
-
-
-def detail_columns(ws: Any) -> dict[str, int]:
-    """明细's indicator columns (0-based) from its (hidden) row of codes."""
-    head = next(ws.iter_rows(min_row=DETAIL_CODES + 1, max_row=DETAIL_CODES + 1, values_only=True))
-    return {str(h): j for j, h in enumerate(head) if h and j >= len(FIXED_COLUMNS) and str(h)[:1].isupper()}   # header fields: lower-case codes
-
 
 # ---------------------------------------------------------------------------- the bundled samples
-
-@dataclass
-class Sample:
-    form_id: str
-    folder: Path
-    files: list[Path]
-    hashes_before: dict[Path, tuple[str, float]]
-    hashes_after: dict[Path, tuple[str, float]]
-    c: Any
-    exp: Expected
-    path: Path
-    values: Any        # openpyxl, data_only: the cached values
-    formulas: Any      # openpyxl: the formulas
-
-
-def fingerprint(files: list[Path]) -> dict[Path, tuple[str, float]]:
-    return {p: (sha256(p), p.stat().st_mtime) for p in files}
 
 
 @pytest.fixture(scope="module", params=[FORM_B, FORM_A])
@@ -430,28 +265,6 @@ def test_sheets_of_the_summary(sample):
 
 # ---------------------------------------------------------------------------- synthetic cases
 
-AGENCIES = [Agency("D001", "市发展和改革局", "政府部门"), Agency("D002", "市经济和信息化局", "政府部门"),
-            Agency("T001", "阳明街道", "乡镇街道")]
-
-
-def totals_of(form: Form, paths: list[Path]) -> dict[str, float]:
-    """Sum of the cells of ``paths`` per numeric indicator (openpyxl)."""
-    out = {code: 0.0 for code in numeric_codes(form)}
-    for p in paths:
-        for code, v in read_return(form.id, p).values.items():
-            if is_number(v):
-                out[code] += v
-    return out
-
-
-def assert_totals(c: Any, want: dict[str, float]) -> None:
-    bad = {code: (c.totals[code], v) for code, v in want.items() if not close(c.totals[code], v)}
-    assert not bad
-
-
-def by_file(c: Any) -> dict[str, Any]:
-    return {Path(s.result.file).name: s for s in c.submissions}
-
 
 def test_duplicate_later_fill_date_wins_over_file_time(tmp_path):
     form = form_of(FORM_A)
@@ -634,9 +447,6 @@ def small(tmp_path_factory) -> Any:
     return consolidate([check_file(p) for p in paths], form, AGENCIES)
 
 
-PREVIOUS = b"PK\x03\x04 the summary written yesterday"
-
-
 def test_failed_write_keeps_previous_summary(tmp_path, monkeypatch, small):
     out = tmp_path / "out"
     out.mkdir()
@@ -684,13 +494,6 @@ def test_write_replaces_previous_summary(tmp_path, small):
 
 
 # ---------------------------------------------------------------------------- the CSV in either language
-
-def csv_rows(path: Path) -> list[list[str]]:
-    import csv
-    import io
-    raw = path.read_bytes()
-    assert raw.startswith(b"\xef\xbb\xbf")                    # UTF-8 with BOM: Excel opens the Chinese
-    return list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
 
 
 @pytest.mark.parametrize("lang,codes", [("zh", False), ("en", False), ("zh", True), ("en", True)])

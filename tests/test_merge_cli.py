@@ -17,9 +17,24 @@ from pathlib import Path
 import openpyxl
 import pytest
 from click.testing import CliRunner
+from merge_data import (
+    AGENCIES,
+    DETAIL_FIRST_ROW,
+    FORM_A,
+    FORM_B,
+    LABEL,
+    PREVIOUS,
+    ROSTER,
+    SAMPLES,
+    close,
+    expected,
+    form_of,
+    is_number,
+    make_return,
+    numeric_codes,
+    sheet_rows,
+)
 
-from test_merge import (AGENCIES, LABEL, DETAIL_FIRST_ROW, FORM_A, FORM_B, PREVIOUS, ROSTER, SAMPLES, close, expected,
-                        form_of, is_number, make_return, numeric_codes, sheet_rows)
 from toolkit.cli import main
 from toolkit.layout import layout_of
 from toolkit.roster import Agency, read_roster

@@ -15,13 +15,13 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import libreoffice
 import openpyxl
 import pytest
+from merge_data import FORM_A, FORM_B, ROSTER, SAMPLES, form_of, make_return, numeric_codes
 
-import libreoffice
-from test_merge import FORM_A, FORM_B, ROSTER, SAMPLES, form_of, make_return, numeric_codes
-from toolkit.layout import a1, layout_of
 from toolkit.consolidation import merge
+from toolkit.layout import a1, layout_of
 from toolkit.roster import Agency, read_roster
 from toolkit.summary import summary_sheet_name, write_summary
 

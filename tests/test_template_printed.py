@@ -13,10 +13,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 import libreoffice
-from test_template_libreoffice import AGENCY, FORM_B_VALUES
+import pytest
+from lo_template import AGENCY, FORM_B_VALUES
+
 from toolkit.layout import CHECKS_SHEET, INSTRUCTIONS_SHEET, layout_of
 from toolkit.schema import Form, load_form, resolve
 from toolkit.template import TemplateRequest, build_template, instruction_lines
@@ -120,7 +120,7 @@ def test_instructions_fit_one_page_and_say_each_thing_once(printed, which):
 
 def test_render_checks_and_summary_pictures(lo, tmp_path):
     """The README's pictures of the 审核 sheet and of printed summary pages render (python tests/libreoffice.py)."""
-    from test_template_libreoffice import png_size
+    from lo_template import png_size
     paths = [libreoffice.render_checks_picture(tmp_path, lo=lo), *libreoffice.render_summary_print_pictures(tmp_path, lo=lo)]
     assert [p.name for p in paths] == ["checks-2021.png", "summary-2021-detail.png", "summary-2021-issues.png"]
     for p in paths:
