@@ -371,7 +371,7 @@ class Web:
         group, status = request.query_params.get("group", ""), request.query_params.get("status", "")
         shown = [a for a in rep.agencies if (not group or a.group == group) and (not status or a.status == status)]
         groups = list(dict.fromkeys(a.group for a in rep.agencies if a.group))
-        return self.page(request, "dashboard.html", rep=rep, coll=coll, shown=shown, groups=groups, group=group, status=status,
+        return self.page(request, "dashboard.html", rep=rep, coll=coll, shown=shown, groups=groups, group=group, status_filter=status,
                          statuses=list(AGENCY_STATUS), counts=rep.counts(), csrf=self.keys.mac("office", sid),
                          collections=self.store.collections())
 
