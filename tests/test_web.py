@@ -188,6 +188,9 @@ def test_hostile_workbook_is_422_stored_as_rejected_under_the_sender_only(client
     [row] = _returns(site.db)
     assert row["agency_code"] == "D003" and row["status"] == "rejected"
     assert row["sha256"] == hashlib.sha256(data).hexdigest()
+    with Store(site.db) as store:           # the office sees who sent it: 已报送有误, not 不在名单
+        rep = store.status()
+    assert rep.counts()["unknown"] == 0 and next(a for a in rep.agencies if a.code == "D003").status == "invalid"
     copy = client.get(f"/a/{site.links['D003']}/copy/{row['id']}")
     assert copy.status_code == 200 and "退回通知" in copy.headers["content-disposition"].split("''")[-1] or "%E9%80%80" in copy.headers["content-disposition"]
 

@@ -12,6 +12,7 @@ PostgreSQL store has no folder "beside" it that every server could see.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -338,6 +339,13 @@ class Store:
         if row is None:
             raise CollectionError(rec.message_zh, rec.message_en)
         row["agency_code"] = rec.agency_code = agency
+        if not row["identity"] or row["identity"].get("agency_code") != agency:
+            # an unreadable file (or one whose identity cannot be trusted) still came from a known
+            # sender: file it under that agency, so its status says 已报送有误 (with the reason)
+            # rather than 不在名单 or another agency's
+            names = {a.code: a.name for a in self.agencies(coll)}
+            blank = {f.name: "" for f in dataclasses.fields(Identity)}
+            row["identity"] = {**blank, **(row["identity"] or {}), "agency_code": agency, "agency_name": names.get(agency, "")}
         self._write_batch([(rec, r, row, stored)])
         return rec, r
 
