@@ -140,7 +140,7 @@ from .collection.cli import collect as _collect  # noqa: E402  (the store's comm
 main.add_command(_collect)
 
 
-@main.command("serve", short_help="在网页上收集报表（单位上传页与统计部门看板）/ serve the collection on the web.")
+@main.command("serve", short_help="网页报送与看板 / serve on the web.")
 @click.argument("db")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
