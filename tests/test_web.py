@@ -344,3 +344,21 @@ def test_check_does_not_import_the_web_stack():
     code = "import sys; from toolkit.cli import main; print(any(m.split('.')[0] in ('starlette','uvicorn','jinja2','argon2') for m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "False"
+
+
+def test_standing_check_pool_survives_a_dead_worker():
+    """A worker that dies costs nothing but a re-check of its file alone (the verdict is the file's own)."""
+    import os
+    import signal
+
+    from toolkit.collection.checkpool import CheckPool
+
+    pool = CheckPool(jobs=1)
+    try:
+        assert pool.check(D001).status == "valid"
+        for p in list(pool._get()._processes.values()):      # the worker dies, as a native crash would kill it
+            os.kill(p.pid, signal.SIGKILL)
+        assert pool.check(D002).status == "invalid"
+        assert pool.check(D001).status == "valid"            # and a new pool serves the next upload
+    finally:
+        pool.close()

@@ -314,21 +314,25 @@ class Store:
             _describe(rec, r)
 
     def receive_upload(self, data: bytes, name: str, collection: str | int | None, agency: str,
-                       sender: str = "") -> tuple[Receipt, Result]:
+                       sender: str = "", pool: Any = None) -> tuple[Receipt, Result]:
         """Check one uploaded file for ``agency`` and store it; the web's (and the API's) receive.
 
         The same isolated worker and limits as :meth:`receive`. The file name is the sender's word
         only: it is reduced to a safe base name (:func:`upload_name`) before it is written, in a
         fresh temporary folder. A return made from another agency's template is refused
         (:class:`UploadRefused`, nothing stored); an unreadable one is stored as rejected, filed
-        under ``agency`` (the office sees what arrived, as with ``collect receive``).
+        under ``agency`` (the office sees what arrived, as with ``collect receive``). ``pool``, a
+        :class:`toolkit.collection.checkpool.CheckPool`, keeps workers between uploads.
         """
         coll = self.collection(collection)
         safe = upload_name(name)
         with tempfile.TemporaryDirectory(prefix="toolkit-upload-") as tmp, self._worker_schemas([coll]) as schema_dirs:
             path = Path(tmp, safe)
             path.write_bytes(data)
-            [r] = check_many([path], Registry(schema_dirs), schema_dirs=schema_dirs, jobs=1)
+            if pool is not None and tuple(schema_dirs) == tuple(pool.schema_dirs):
+                r = pool.check(path)
+            else:
+                [r] = check_many([path], Registry(schema_dirs), schema_dirs=schema_dirs, jobs=1)
             _check_against(r, coll)
             ident = r.identity
             if r.status != "rejected" and ident is not None and ident.agency_code and ident.agency_code != agency:

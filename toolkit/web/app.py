@@ -82,6 +82,7 @@ def _closing(store: Store) -> Any:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
+        app.state.web.pool.close()
         store.close()
     return lifespan
 
@@ -146,6 +147,9 @@ class Web:
         self.upload_limit = RateLimit(UPLOADS_PER_MINUTE)
         self.login_limit = RateLimit(10)
         self.checks = anyio.CapacityLimiter(CHECKS)
+        from ..collection.checkpool import CheckPool
+
+        self.pool = CheckPool(store.schema_dirs, CHECKS)
         self.jinja = Environment(loader=PackageLoader("toolkit.web", "templates"), autoescape=select_autoescape(["html"]))
 
     # ---- rendering -------------------------------------------------------------------------
@@ -243,7 +247,7 @@ class Web:
             raise HTTPException(400)
         name = upload.filename or ""
         async with self.checks:
-            return await anyio.to_thread.run_sync(lambda: self.store.receive_upload(data, name, link.collection.id, link.agency_code, sender))
+            return await anyio.to_thread.run_sync(lambda: self.store.receive_upload(data, name, link.collection.id, link.agency_code, sender, self.pool))
 
     async def agency_upload(self, request: Request) -> Response:
         token = request.path_params["token"]
