@@ -15,6 +15,7 @@ import openpyxl
 import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
+from collection_pg import pg_server, pg_url  # noqa: F401  (fixtures)
 from web_fixtures import D001, D002, D004, PASSWORD, corrected_d002, csrf_of, make_site
 
 warnings.filterwarnings("ignore", message=".*httpx.*")
@@ -192,7 +193,7 @@ def test_hostile_workbook_is_422_stored_as_rejected_under_the_sender_only(client
         rep = store.status()
     assert rep.counts()["unknown"] == 0 and next(a for a in rep.agencies if a.code == "D003").status == "invalid"
     copy = client.get(f"/a/{site.links['D003']}/copy/{row['id']}")
-    assert copy.status_code == 200 and "退回通知" in copy.headers["content-disposition"].split("''")[-1] or "%E9%80%80" in copy.headers["content-disposition"]
+    assert copy.status_code == 200 and "_%E9%80%80%E5%9B%9E%E9%80%9A%E7%9F%A5.xlsx" in copy.headers["content-disposition"]   # _退回通知.xlsx
 
 
 def test_rate_limit_per_token(site, monkeypatch):
@@ -288,7 +289,7 @@ def test_dashboard_filters_history_pin_and_downloads(client, site, tmp_path):
     hist = _text(client.get("/office/agency/D002").text)
     assert "#1" in hist and "#2" in hist and "相比的变化" in hist
     rows = _returns(site.db)
-    valid = [x for x in rows if x["agency_code"] == "D002" and x["status"] == "valid"][0]
+    valid = next(x for x in rows if x["agency_code"] == "D002" and x["status"] == "valid")
     sid_csrf = csrf_of(client.get("/office/agency/D002").text)
     assert client.post("/office/agency/D002/pin", data={"version": str(valid["id"])}, follow_redirects=False).status_code == 403
     assert client.post("/office/agency/D002/pin", data={"version": str(valid["id"]), "csrf": "0" * 64}, follow_redirects=False).status_code == 403
@@ -362,3 +363,16 @@ def test_standing_check_pool_survives_a_dead_worker():
         assert pool.check(D001).status == "valid"            # and a new pool serves the next upload
     finally:
         pool.close()
+
+
+def test_the_web_on_postgresql(pg_url):  # noqa: F811  (the fixture)
+    """The same upload, result and status on a PostgreSQL store (several server processes need one)."""
+    site = make_site(pg_url)
+    with TestClient(create_app(site.db)) as c:
+        r = _upload(c, site.links["D002"], D002)
+        assert r.status_code == 200 and "二、主动公开情况!B13" in r.text
+        r = c.post("/api/v1/returns", headers={"authorization": f"Bearer {site.links['D001']}"}, files={"file": (D001.name, D001.read_bytes())})
+        assert r.status_code == 200 and r.json()["status"] == "valid"
+        got = c.get("/api/v1/status", auth=("office", PASSWORD)).json()
+        assert got["counts"]["passed"] == 1 and got["counts"]["invalid"] == 1
+        assert _upload(c, site.links["D001"], D002).status_code == 422

@@ -26,7 +26,7 @@ def running_server(db: str, workers: int = 1, log: Path | None = None, env: dict
     """Start the server, wait until it answers, yield its base URL, stop it (this process only)."""
     port = free_port()
     full_env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]), **(env or {})}
-    out = open(log, "wb") if log else subprocess.DEVNULL
+    out = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115  (closed in finally)
     proc = subprocess.Popen([sys.executable, "-m", "toolkit", "serve", db, "--host", "127.0.0.1", "--port", str(port),
                              "--workers", str(workers)], env=full_env, stdout=out, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"

@@ -11,11 +11,11 @@ in ``toolkit check``, never a neighbour's crash.
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
-from typing import Sequence
 
 from .. import runner
 from ..registry import Registry

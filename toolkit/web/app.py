@@ -344,10 +344,10 @@ class Web:
             return self.page(request, "login.html", status=401, csrf=self.keys.mac("login", pre), failed=True,
                              no_password=not access.has_password(self.store))
         cookie, _ = self.keys.new_session()
-        resp = RedirectResponse("/office", status_code=303)
-        resp.set_cookie(SESSION_COOKIE, cookie, max_age=SESSION_SECONDS, httponly=True, samesite="strict", secure=_https(request))
-        resp.delete_cookie(LOGIN_COOKIE, path="/office")
-        return resp
+        done = RedirectResponse("/office", status_code=303)
+        done.set_cookie(SESSION_COOKIE, cookie, max_age=SESSION_SECONDS, httponly=True, samesite="strict", secure=_https(request))
+        done.delete_cookie(LOGIN_COOKIE, path="/office")
+        return done
 
     async def logout(self, request: Request) -> Response:
         sid = self._session(request)
