@@ -274,6 +274,17 @@ def test_office_login_session_cookie_and_csrf(client, site):
     assert "报送情况" in page and "D029" in page and "未报送" in page
 
 
+def test_behind_https_cookies_are_secure_and_logout_needs_csrf(site):
+    with TestClient(create_app(site.db), base_url="https://tongji.example") as c:
+        r = _login(c)
+        assert r.status_code == 303 and "Secure" in r.headers["set-cookie"]
+        page = c.get("/office").text
+        assert c.post("/office/logout", data={"csrf": "0" * 64}, follow_redirects=False).status_code == 403
+        r = c.post("/office/logout", data={"csrf": csrf_of(page)}, follow_redirects=False)
+        assert r.status_code == 303
+        assert c.get("/office", follow_redirects=False).status_code == 303          # logged out
+
+
 def test_dashboard_filters_history_pin_and_downloads(client, site, tmp_path):
     _upload(client, site.links["D002"], D002)
     _upload(client, site.links["D002"], corrected_d002(tmp_path))

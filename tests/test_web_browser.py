@@ -103,7 +103,7 @@ def test_agency_and_office_in_a_real_browser(browser, tmp_path):
 
         # uploads a return with errors and sees each at its cell
         browser.find_element(By.ID, "file").send_keys(str(D002))
-        browser.find_element(By.ID, "submit").click()
+        browser.find_element(By.ID, "send").click()
         _wait(lambda: browser.find_elements(By.ID, "verdict"), what="the check result")
         assert browser.find_element(By.ID, "verdict").text.startswith("有错误")
         cells = [td.text for td in browser.find_elements(By.CSS_SELECTOR, "table.issues td.cell")]
@@ -121,7 +121,7 @@ def test_agency_and_office_in_a_real_browser(browser, tmp_path):
 
         # uploads the corrected file and sees 已通过
         browser.find_element(By.ID, "file").send_keys(str(fixed))
-        browser.find_element(By.ID, "submit").click()
+        browser.find_element(By.ID, "send").click()
         _wait(lambda: browser.find_elements(By.ID, "verdict") and browser.find_element(By.ID, "verdict").text.startswith("已通过"),
               what="已通过")
         assert browser.find_element(By.ID, "status").text == "已通过"
@@ -130,12 +130,30 @@ def test_agency_and_office_in_a_real_browser(browser, tmp_path):
 
         # the office's dashboard changes by itself (the live count), then on reload the row too
         browser.switch_to.window(office)
-        _wait(lambda: browser.find_element(By.CSS_SELECTOR, '[data-count="passed"]').text == str(before + 1), timeout=25, what="the live count")
+        _wait(lambda: browser.find_element(By.CSS_SELECTOR, '[data-count="passed"]').text == str(before + 1), timeout=40, what="the live count")
         browser.refresh()
         assert "已通过" in browser.find_element(By.ID, "row-D002").text
         _shot(browser, "web-dashboard.png")
         browser.find_element(By.LINK_TEXT, "市经济和信息化局").click()
         _wait(lambda: "相比的变化" in browser.page_source, what="the history")
         _shot(browser, "web-office-agency.png")
+        # drag and drop (the JavaScript enhancement): a file dropped on the form is sent and checked
+        import base64
+        d003 = tmp_path / "D003_市教育局.xlsx"          # the sample, as other bytes (a zip comment): a new version
+        shutil.copy(D002.parent / d003.name, d003)
+        with zipfile.ZipFile(d003, "a") as z:
+            z.comment = b"dropped"
+        browser.get(f"{base}/a/{site.links['D003']}")
+        versions_before = len(browser.find_elements(By.CSS_SELECTOR, "#history tbody tr"))
+        browser.execute_script("""
+            const bytes = Uint8Array.from(atob(arguments[0]), c => c.charCodeAt(0));
+            const dt = new DataTransfer();
+            dt.items.add(new File([bytes], arguments[1]));
+            document.getElementById("upload-form").dispatchEvent(new DragEvent("drop", {dataTransfer: dt, bubbles: true, cancelable: true}));
+        """, base64.b64encode(d003.read_bytes()).decode(), d003.name)
+        _wait(lambda: browser.find_elements(By.ID, "flash"), what="the answer to the drop")
+        _wait(lambda: len(browser.find_elements(By.CSS_SELECTOR, "#history tbody tr")) == versions_before + 1, what="the dropped file checked")
+        assert browser.find_element(By.ID, "verdict").text.startswith("有错误")
+        assert "已接收为版本" in browser.find_element(By.ID, "flash").text
     log = (tmp_path / "server.log").read_text(encoding="utf-8", errors="replace")
     assert site.links["D002"] not in log and "/a/***" in log

@@ -56,7 +56,7 @@ def create_app(db: str, schema_dirs: tuple[str, ...] = ()) -> Starlette:
     store = Store(db, schema_dirs=schema_dirs)
     web = Web(store)
     routes = [
-        Route("/", web.home), Route("/static/{name}", web.static),
+        Route("/", web.home), Route("/static/{name}", web.static), Route("/favicon.ico", lambda request: Response(status_code=204)),
         Route("/a/{token}", web.agency_page), Route("/a/{token}/upload", web.agency_upload, methods=["POST"]),
         Route("/a/{token}/template", web.agency_template), Route("/a/{token}/copy/{rid:int}", web.agency_copy),
         Route("/office/login", web.login, methods=["GET", "POST"]), Route("/office/logout", web.logout, methods=["POST"]),

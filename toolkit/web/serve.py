@@ -21,5 +21,6 @@ def serve(db: str, host: str = "127.0.0.1", port: int = 8000, workers: int = 1, 
     print(f"统计部门看板 / office dashboard: http://{shown}:{port}/office\n"
           "各单位的报送链接 / agency links: toolkit collect links DB --base-url URL", flush=True)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     uvicorn.run("toolkit.web.app:create_app_from_env", factory=True, host=host, port=port, workers=workers,
                 access_log=False, proxy_headers=True, log_level="info")

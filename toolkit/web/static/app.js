@@ -14,7 +14,7 @@
       ev.preventDefault();
       if (ev.dataTransfer && ev.dataTransfer.files.length) {
         input.files = ev.dataTransfer.files;
-        form.submit();
+        HTMLFormElement.prototype.submit.call(form);   // (a control named "submit" would shadow form.submit)
       }
     });
   }
@@ -34,5 +34,8 @@
       }).catch(function () {});
     };
     setInterval(refresh, 10000);
+    // a tab in the background has its timers slowed down: catch up as soon as it is looked at again
+    document.addEventListener("visibilitychange", function () { if (!document.hidden) refresh(); });
+    window.addEventListener("focus", refresh);
   }
 })();
