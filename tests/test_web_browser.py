@@ -51,8 +51,11 @@ def browser(tmp_path):
 
 def _shot(driver, name: str, width: int = 1280) -> Path:
     """A full-page screenshot at ``width`` (390: a phone)."""
-    height = driver.execute_script("return Math.max(document.body.scrollHeight, 600)")
-    driver.set_window_size(width, min(int(height) + 40, 4000))
+    driver.set_window_size(width, 900)           # the width first: the height follows from it
+    time.sleep(0.3)
+    height = driver.execute_script("return Math.max(document.documentElement.scrollHeight, 600)")
+    driver.set_window_size(width, min(int(height) + 100, 4000))
+    time.sleep(0.3)
     IMAGES.mkdir(parents=True, exist_ok=True)
     path = IMAGES / name
     driver.save_screenshot(str(path))
