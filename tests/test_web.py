@@ -387,3 +387,8 @@ def test_the_web_on_postgresql(pg_url):  # noqa: F811  (the fixture)
         got = c.get("/api/v1/status", auth=("office", PASSWORD)).json()
         assert got["counts"]["passed"] == 1 and got["counts"]["invalid"] == 1
         assert _upload(c, site.links["D001"], D002).status_code == 422
+
+
+def test_serve_on_a_missing_store_is_one_line(tmp_path):
+    r = CliRunner().invoke(main, ["serve", str(tmp_path / "nope.db")])
+    assert r.exit_code == 1 and "收集库不存在" in r.output and "Traceback" not in r.output
