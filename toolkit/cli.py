@@ -155,6 +155,20 @@ from .collection.cli import collect as _collect  # noqa: E402  (the store's comm
 main.add_command(_collect)
 
 
+@main.command("serve", short_help="网页报送与看板 / serve on the web.")
+@click.argument("db")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64), help="Server processes (PostgreSQL recommended for several).")
+@click.option("--schema-dir", "schema_dirs", multiple=True, type=click.Path(file_okay=False, exists=True))
+def serve_cmd(db: str, host: str, port: int, workers: int, schema_dirs: tuple[str, ...]) -> None:
+    """Serve the store DB: agency upload pages (links from `toolkit collect links`), the office dashboard, the JSON API."""
+    from .collection.cli import _one_line_errors
+    from .web.serve import serve
+
+    _one_line_errors(lambda lang=None: serve(db, host, port, workers, schema_dirs))()
+
+
 # ------------------------------------------------------------------------------------ schema
 
 @main.group("schema", short_help="查看与检查指标体系（表单定义）/ schemas.")

@@ -234,6 +234,87 @@ def export_cmd(db: str, out_dir: str, collection: str | None, schema_dirs: tuple
     click.echo(f"{out_dir}: " + ", ".join(str(p) for p in paths.values()))
 
 
+@collect.command("links")
+@click.argument("db")
+@click.option("--base-url", required=True, help="Where the server is reached, e.g. https://tongji.example.gov.cn")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the links to a CSV file instead of the screen.")
+@click.option("--agency", "agencies", multiple=True, help="Only this agency (repeatable); its older link is revoked.")
+@_COLLECTION
+@_SCHEMA_DIR
+@_LANG
+@_one_line_errors
+def links_cmd(db: str, base_url: str, output: str | None, agencies: tuple[str, ...], collection: str | None,
+              schema_dirs: tuple[str, ...], lang: str) -> None:
+    """A personal upload link per agency (older links of the same agencies stop working).
+
+    Only a hash of each link is kept in the store: keep the CSV; running again makes new links.
+    """
+    import csv
+    import io
+
+    from ..files import neutralise, write_text_atomic
+    from .access import issue_links
+    from .store import Store
+
+    with Store(db, schema_dirs=schema_dirs) as store:
+        links = issue_links(store, collection, list(agencies) or None)
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\r\n")
+    w.writerow(["code", "name", "group", "url"])
+    for x in links:
+        w.writerow([neutralise(x.agency_code), neutralise(x.agency_name), neutralise(x.agency_group), x.url(base_url)])
+    if output:
+        write_text_atomic(output, "\ufeff" + buf.getvalue())
+        click.echo(f"{output}: {len(links)} link(s)" if lang == "en" else f"{output}：{len(links)} 个单位的报送链接")
+    else:
+        click.echo(buf.getvalue(), nl=False)
+
+
+@collect.command("revoke")
+@click.argument("db")
+@click.argument("agency")
+@_COLLECTION
+@_SCHEMA_DIR
+@_LANG
+@_one_line_errors
+def revoke_cmd(db: str, agency: str, collection: str | None, schema_dirs: tuple[str, ...], lang: str) -> None:
+    """Make AGENCY's upload link stop working."""
+    from .access import revoke
+    from .store import Store
+
+    with Store(db, schema_dirs=schema_dirs) as store:
+        n = revoke(store, agency, collection)
+    click.echo(f"{agency}: {n} link(s) revoked" if lang == "en" else f"{agency}：已收回 {n} 个链接")
+
+
+@collect.command("passwd")
+@click.argument("db")
+@click.option("--password-file", type=click.Path(dir_okay=False, exists=True), help="Read the password from FILE (first line) instead of asking.")
+@_SCHEMA_DIR
+@_LANG
+@_one_line_errors
+def passwd_cmd(db: str, password_file: str | None, schema_dirs: tuple[str, ...], lang: str) -> None:
+    """Set the office's password for the web dashboard (stored as an argon2 hash; logs every session out).
+
+    Asked for twice at the terminal, or read from TOOLKIT_OFFICE_PASSWORD or --password-file.
+    """
+    import os
+    from pathlib import Path
+
+    from .access import set_password
+    from .store import Store
+
+    if password_file:
+        password = Path(password_file).read_text(encoding="utf-8").splitlines()[0] if Path(password_file).read_text(encoding="utf-8") else ""
+    elif os.environ.get("TOOLKIT_OFFICE_PASSWORD"):
+        password = os.environ["TOOLKIT_OFFICE_PASSWORD"]
+    else:
+        password = click.prompt("Password" if lang == "en" else "密码", hide_input=True, confirmation_prompt=True)
+    with Store(db, schema_dirs=schema_dirs) as store:
+        set_password(store, password)
+    click.echo(f"{db}: office password set" if lang == "en" else f"{db}：已设置统计部门登录密码")
+
+
 @collect.command("annotate")
 @click.argument("db")
 @click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False),

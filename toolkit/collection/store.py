@@ -12,6 +12,7 @@ PostgreSQL store has no folder "beside" it that every server could see.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -312,6 +313,72 @@ class Store:
         for rec, r, _row, _data in todo:
             _describe(rec, r)
 
+    def receive_upload(self, data: bytes, name: str, collection: str | int | None, agency: str,
+                       sender: str = "", pool: Any = None) -> tuple[Receipt, Result]:
+        """Check one uploaded file for ``agency`` and store it; the web's (and the API's) receive.
+
+        The same isolated worker and limits as :meth:`receive`. The file name is the sender's word
+        only: it is reduced to a safe base name (:func:`upload_name`) before it is written, in a
+        fresh temporary folder. A return made from another agency's template is refused
+        (:class:`UploadRefused`, nothing stored); an unreadable one is stored as rejected, filed
+        under ``agency`` (the office sees what arrived, as with ``collect receive``). ``pool``, a
+        :class:`toolkit.collection.checkpool.CheckPool`, keeps workers between uploads.
+        """
+        coll = self.collection(collection)
+        safe = upload_name(name)
+        with tempfile.TemporaryDirectory(prefix="toolkit-upload-") as tmp, self._worker_schemas([coll]) as schema_dirs:
+            path = Path(tmp, safe)
+            path.write_bytes(data)
+            if pool is not None and tuple(schema_dirs) == tuple(pool.schema_dirs):
+                r = pool.check(path)
+            else:
+                [r] = check_many([path], Registry(schema_dirs), schema_dirs=schema_dirs, jobs=1)
+            _check_against(r, coll)
+            ident = r.identity
+            if r.status != "rejected" and ident is not None and ident.agency_code and ident.agency_code != agency:
+                raise UploadRefused(f"这是 {ident.agency_code} {ident.agency_name} 的报表，不是贵单位的（未保存）",
+                                    f"this is the return of {ident.agency_code} {ident.agency_name}, not yours (not stored)")
+            rec, row, stored = self._prepare(r, [coll], coll, sender)
+        r.file = rec.file = safe
+        if row is None:
+            raise CollectionError(rec.message_zh, rec.message_en)
+        row["agency_code"] = rec.agency_code = agency
+        if not row["identity"] or row["identity"].get("agency_code") != agency:
+            # an unreadable file (or one whose identity cannot be trusted) still came from a known
+            # sender: file it under that agency, so its status says 已报送有误 (with the reason)
+            # rather than 不在名单 or another agency's
+            names = {a.code: a.name for a in self.agencies(coll)}
+            blank = {f.name: "" for f in dataclasses.fields(Identity)}
+            row["identity"] = {**blank, **(row["identity"] or {}), "agency_code": agency, "agency_name": names.get(agency, "")}
+        self._write_batch([(rec, r, row, stored)])
+        return rec, r
+
+    def stored_result(self, return_id: int, collection: str | int | None = None) -> tuple[str, Result]:
+        """One stored version as a check result (values and issues as they were found), with its agency."""
+        coll = self.collection(collection)
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(t.returns).where(t.returns.c.collection_id == coll.id, t.returns.c.id == return_id)).mappings().first()
+        if row is None:
+            raise CollectionError(f"没有版本 #{return_id}", f"no version #{return_id}")
+        r = Result(file=row["file_name"], sha256=row["sha256"], status=row["status"], reason_zh=row["reason_zh"],
+                   reason_en=row["reason_en"], identity=Identity(**row["identity"]) if row["identity"] else None)
+        r.values = dict(row["values"])
+        r.issues = [Issue(**i) for i in row["issues"]]
+        return row["agency_code"], r
+
+    def recheck(self, return_id: int, collection: str | int | None = None) -> Result:
+        """Read a stored version again, in an isolated worker (for the 退回 copy, which needs what the
+        cells held exactly, not only the typed values kept in the store)."""
+        coll = self.collection(collection)
+        _, stored = self.stored_result(return_id, coll.id)
+        with tempfile.TemporaryDirectory(prefix="toolkit-recheck-") as tmp, self._worker_schemas([coll]) as schema_dirs:
+            path = Path(tmp, upload_name(stored.file))
+            path.write_bytes(self.blob(stored.sha256))
+            [r] = check_many([path], Registry(schema_dirs), schema_dirs=schema_dirs, jobs=1)
+        _check_against(r, coll)
+        r.file = stored.file
+        return r
+
     # ---- reading back ------------------------------------------------------------------------
 
     def _results(self, coll: CollectionInfo, full: bool) -> tuple[list[Result], dict[str, dict[str, Any]]]:
@@ -461,6 +528,28 @@ class Store:
         if data is None:
             raise CollectionError(f"库中没有内容 {sha256}", f"no blob {sha256} in the store")
         return bytes(data)
+
+
+class UploadRefused(CollectionError):
+    """An upload that must not be stored (another agency's return)."""
+
+
+UPLOAD_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods")
+
+
+def upload_name(name: str) -> str:
+    """A sender's file name made harmless: the last path part only, a safe stem, a workbook suffix
+    (the reader looks at the content, so the suffix is only a label)."""
+    from ..files import safe_stem
+
+    base = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
+    stem, dot, suffix = base.rpartition(".")
+    suffix = "." + suffix.lower() if dot else ""
+    if not dot:
+        stem = base
+    if suffix not in UPLOAD_SUFFIXES:
+        suffix = ".xlsx"
+    return safe_stem(stem or "upload", max_bytes=120) + suffix
 
 
 def _describe(rec: Receipt, r: Result) -> None:

@@ -80,3 +80,25 @@ returns = sa.Table(
     sa.UniqueConstraint("collection_id", "sha256", name="uq_returns_collection_sha256"),
 )
 sa.Index("ix_returns_collection_agency", returns.c.collection_id, returns.c.agency_code)
+
+# ---- the web service (migration 0002) -----------------------------------------------------------
+# * ``agency_links`` — a personal link per agency and collection: only the sha256 of its token is
+#   kept (the token itself is shown once, by ``collect links``), and a revoked link stays revoked.
+# * ``web_settings`` — the office's password hash (argon2) and the key that signs session cookies,
+#   kept in the store so every server process behind a proxy shares them.
+
+agency_links = sa.Table(
+    "agency_links", metadata,
+    sa.Column("token_sha256", sa.String(64), primary_key=True),
+    sa.Column("collection_id", sa.Integer, sa.ForeignKey("collections.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("agency_code", sa.String(100), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+)
+sa.Index("ix_agency_links_agency", agency_links.c.collection_id, agency_links.c.agency_code)
+
+web_settings = sa.Table(
+    "web_settings", metadata,
+    sa.Column("key", sa.String(100), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
