@@ -238,10 +238,12 @@ def _inspect_zip(p: Path, size: int) -> PackageFacts:
             raise Rejected(f"工作簿有 {len(sheets)} 张工作表，超出上限", f"the workbook has {len(sheets)} sheets (limit {MAX_SHEETS})")
         for name, member in sheets.items():
             sf = facts.sheets[name] = SheetFacts(member=member)
-            if name not in UNSCANNED_SHEETS or name == IDENTITY_SHEET:   # the sheets the reader opens
+            # the sheets the reader opens: the form's, the identity and the 审核 sheet (its 审核说明
+            # column) are bounded before any parser sees them; only the form's are scanned for formulas
+            if name not in UNSCANNED_SHEETS or name in (IDENTITY_SHEET, CHECKS_SHEET):
                 data = _plain_sheet(facts, zf, member, _read(zf, member, MAX_MEMBER_BYTES))
                 _check_sheet_bounds(data, sf, name, plain=True)
-                if name != IDENTITY_SHEET:
+                if name not in (IDENTITY_SHEET, CHECKS_SHEET):
                     _scan_sheet_xml(data, sf)
         # a worksheet the sheet list does not lead to may still be found by a parser: bound it too
         listed = set(sheets.values())
