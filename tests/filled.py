@@ -32,7 +32,7 @@ from toolkit.roster import Agency
 from toolkit.schema import Form, load_form, resolve
 from toolkit.template import TemplateRequest, build_template
 
-from official_figures import COUNTY_2023, SEED_2017
+from official_figures import COUNTY_2023, SEED_2017, SEED_BLANK  # noqa: F401  (re-exported for the tests)
 
 FORM_A = "gov-info-disclosure-2017"
 FORM_B = "gov-info-disclosure-2021"

@@ -21,8 +21,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def _library_script() -> str:
     text = (ROOT / "docs" / "library.md").read_text(encoding="utf-8")
-    blocks = re.findall(r"```python\n(.*?)```", text, re.S)
-    assert len(blocks) == 1, "docs/library.md should hold one complete script"
+    blocks = [b for b in re.findall(r"```python\n(.*?)```", text, re.S) if b.startswith("import toolkit")]
+    assert len(blocks) == 1, "docs/library.md should hold one complete script (the block that imports toolkit)"
     return blocks[0]
 
 

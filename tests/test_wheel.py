@@ -54,7 +54,8 @@ def test_the_wheel_carries_the_forms_and_no_tests(wheel):
     requires = [line.split(":", 1)[1].strip() for line in zipfile.ZipFile(wheel).read(meta).decode().splitlines()
                 if line.startswith("Requires-Dist:") and "extra ==" not in line]
     assert sorted(r.split(">")[0].split("=")[0].split("[")[0].strip().lower() for r in requires) == \
-        ["alembic", "click", "jsonschema", "psycopg", "python-calamine", "sqlalchemy", "xlsxwriter"]
+        ["alembic", "argon2-cffi", "click", "itsdangerous", "jinja2", "jsonschema", "psycopg", "python-calamine",
+         "python-multipart", "sqlalchemy", "starlette", "uvicorn", "xlsxwriter"]
 
 
 @pytest.fixture(scope="module")
