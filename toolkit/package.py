@@ -38,6 +38,9 @@ MAX_USED_CELLS = 2_000_000
 MAX_PROLOG_BYTES = 1_000_000
 # Sheets the toolkit writes for itself and never reads values from: not worth scanning.
 UNSCANNED_SHEETS = frozenset({CHECKS_SHEET, INSTRUCTIONS_SHEET, LISTS_SHEET, IDENTITY_SHEET, RETURN_SHEET})
+# A cell of the 审核 sheet's 审核说明 column (F) holding text or a number, in the plain spelling
+# (sheetxml respells anything else before this is searched).
+_EXPLANATION_CELL = re.compile(rb'<c r="F[0-9]+"(?:[^>]*\bt="(?:s|inlineStr|str)"[^>]*>|[^>/]*>\s*<v>)')
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
 
@@ -50,6 +53,7 @@ class Rejected(RejectedFile):
 class SheetFacts:
     member: str
     protected: bool = False
+    explained: bool | None = None    # the 审核 sheet: a value in its 审核说明 column (None: not looked at)
     # Keyed by the cell reference as stored (b"C12"): converting every formula's address of
     # every sheet costs more than looking up the few input cells the reader asks about.
     formulas: dict[bytes, int] = field(default_factory=dict)   # ref → offset of its <f> in ``data``
@@ -245,6 +249,10 @@ def _inspect_zip(p: Path, size: int) -> PackageFacts:
                 _check_sheet_bounds(data, sf, name, plain=True)
                 if name not in (IDENTITY_SHEET, CHECKS_SHEET):
                     _scan_sheet_xml(data, sf)
+                elif name == CHECKS_SHEET:
+                    # does any cell of the 审核说明 column hold something? (most returns: no, and
+                    # then the reader need not open the sheet at all)
+                    sf.explained = _EXPLANATION_CELL.search(data) is not None
         # a worksheet the sheet list does not lead to may still be found by a parser: bound it too
         listed = set(sheets.values())
         for n in sorted(names):

@@ -225,6 +225,9 @@ def _explanations(raw: RawWorkbook, lay: Layout) -> dict[str, str]:
     """The 审核说明 the agency typed on the 审核 sheet, by rule instance id (blank ones left out)."""
     if CHECKS_SHEET not in raw.sheet_names:
         return {}
+    facts = raw.facts.sheets.get(CHECKS_SHEET)
+    if facts is not None and facts.explained is False:
+        return {}                   # the package scan saw nothing in the column: no need to open the sheet
     grid = raw.grid(CHECKS_SHEET)
     out: dict[str, str] = {}
     for inst_id, row in lay.check_rows.items():
