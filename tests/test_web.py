@@ -65,6 +65,7 @@ def _text(html: str) -> str:
 def test_agency_page_shows_name_deadline_status_in_chinese_and_english(client, site):
     page = _text(client.get(f"/a/{site.links['D002']}").text)
     assert "D002 市经济和信息化局" in page and "2099-01-15" in page and "未报送" in page and "上传并检查" in page
+    assert "政府信息公开工作年度报告统计表" in page and "gov-info-disclosure-2021" not in page    # a title, not an id
     en = client.get(f"/a/{site.links['D002']}?lang=en")
     assert "not received" in en.text and "Upload and check" in en.text
     assert "not received" in client.get(f"/a/{site.links['D002']}").text      # remembered (a cookie)

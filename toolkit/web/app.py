@@ -224,7 +224,8 @@ class Web:
             rid = version if version in {v.id for v in history} else history[-1].id
             _, r = self.store.stored_result(rid, link.collection.id)
             shown = {"id": rid, "result": r}
-        return {"link": link, "history": list(reversed(history)), "state": state, "shown": shown}
+        title = self.store.form(link.collection).title      # the form's title, not its id, for the clerk
+        return {"link": link, "history": list(reversed(history)), "state": state, "shown": shown, "form_title": title}
 
     async def agency_page(self, request: Request) -> Response:
         token = request.path_params["token"]
