@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .checks import RuleResult, run_rules, with_computed
-from .errors import MergeRefused, NoWorkbooks
+from .errors import MergeRefused
 from .registry import Registry
 from .roster import Agency
 from .schema import Form
@@ -115,15 +115,6 @@ class Consolidation:
         c = Counter(s.status for s in self.submissions)
         c["missing"] = len(self.missing)
         return {k: c.get(k, 0) for k in SUBMISSION_STATUS}
-
-
-def read_all(paths: Sequence[str], registry: Registry, schema_dirs: Sequence[str] = (), jobs: int | None = None,
-             progress: Callable[[Result], None] | None = None) -> list[Result]:
-    """Every workbook under ``paths`` checked, and every path not read as a rejected entry."""
-    from .discover import check_found, find_inputs
-
-    with find_inputs(list(paths)) as found:
-        return check_found(found, registry, schema_dirs=schema_dirs, jobs=jobs, progress=progress)
 
 
 def choose_form(results: Sequence[Result], registry: Registry) -> Form:
@@ -321,10 +312,9 @@ def _totals(form: Form, results: Sequence[Result]) -> dict[str, float | None]:
 def merge(paths: Sequence[str], registry: Registry | None = None, roster: Sequence[Agency] | None = None,
           include_invalid: bool = False, schema_dirs: Sequence[str] = (), jobs: int | None = None,
           progress: Callable[[Result], None] | None = None) -> Consolidation:
-    """Read every workbook under ``paths`` and consolidate them (the library call behind ``toolkit merge``)."""
-    registry = registry or Registry(schema_dirs)
-    results = read_all(paths, registry, schema_dirs, jobs, progress)
-    if not results:
-        raise NoWorkbooks(paths)
-    form = choose_form(results, registry)
-    return consolidate(results, form, roster, include_invalid)
+    """Read every workbook under ``paths`` and consolidate them: :func:`toolkit.merge`, the one
+    library call behind ``toolkit merge`` (kept here under its older name and signature)."""
+    from .api import merge as api_merge
+
+    return api_merge(list(paths), roster=roster, include_invalid=include_invalid, forms=registry,
+                     schema_dirs=schema_dirs, jobs=jobs, progress=progress)
