@@ -205,31 +205,28 @@ class _Parser:
         return Implies(when, then)
 
     def comparison(self) -> Node:
+        node = self.arithmetic_or_comparison()
+        if not isinstance(node, Compare):
+            raise self.fail("expected a comparison (==, !=, <, <=, >, >=)")
+        return node
+
+    def arithmetic_or_comparison(self) -> Node:
+        """An expression, compared with a second one when a comparison operator follows (only one)."""
         left = self.additive()
         kind, v, _pos = self.peek()
-        if kind == "op" and v in COMPARISONS:
-            self.take()
-            right = self.additive()
-            k2, v2, p2 = self.peek()
-            if k2 == "op" and v2 in COMPARISONS:
-                raise ExpressionError("only one comparison is allowed", self.text, p2)
-            return Compare(v, left, right)
-        raise self.fail("expected a comparison (==, !=, <, <=, >, >=)")
+        if not (kind == "op" and v in COMPARISONS):
+            return left
+        self.take()
+        right = self.additive()
+        k2, v2, p2 = self.peek()
+        if k2 == "op" and v2 in COMPARISONS:
+            raise ExpressionError("only one comparison is allowed", self.text, p2)
+        return Compare(v, left, right)
 
     def top(self) -> Node:
         if self.keyword("if") or self.keyword("then"):
             raise self.fail("'if … then …' is only allowed in a rule")
-        left = self.additive()
-        kind, v, _pos = self.peek()
-        if kind == "op" and v in COMPARISONS:
-            self.take()
-            right = self.additive()
-            k2, v2, p2 = self.peek()
-            if k2 == "op" and v2 in COMPARISONS:
-                raise ExpressionError("only one comparison is allowed", self.text, p2)
-            node: Node = Compare(v, left, right)
-        else:
-            node = left
+        node = self.arithmetic_or_comparison()
         if self.peek()[0] != "end":
             raise self.fail("expected an operator or the end")
         return node
