@@ -335,3 +335,28 @@ def test_an_explained_carry_over_warning_keeps_the_agencys_explanation(years, tm
     by_rule = {i.rule: i for i in r.issues if i.rule}
     assert by_rule["t3-carry-over[np]"].explanation == "上年报表结转数填报有误，已更正"
     assert by_rule["t3-carry-over[np]"].explained and not by_rule["t3-carry-over[biz]"].explained
+
+
+def test_the_checks_sheet_is_opened_only_when_its_explanation_column_holds_something(years, tmp_path, monkeypatch):
+    """The column's heading is text in every template: only a typed explanation below it counts."""
+    from toolkit.package import inspect_file
+    from toolkit.reader import RawWorkbook
+
+    form = toolkit.load_form(FORM_B)
+    values = {**t3({"np": 30, "biz": 4}, THIS_CARRY[B.code], {"np": 2}), **header(B)}
+    plain, explained = tmp_path / "plain.xlsx", tmp_path / "explained.xlsx"
+    plain.write_bytes(build_template(form, TemplateRequest(agency=B, year=2023, password="pw", values=values)))
+    explained.write_bytes(build_template(form, TemplateRequest(agency=B, year=2023, password="pw", values=values,
+                                                               explanations={"t3-carry-over[np]": "已更正"})))
+    assert inspect_file(plain).sheets["审核"].explained is False
+    assert inspect_file(explained).sheets["审核"].explained is True
+    opened: list[str] = []
+    real_grid = RawWorkbook.grid
+
+    def grid(self, sheet):
+        opened.append(sheet)
+        return real_grid(self, sheet)
+    monkeypatch.setattr(RawWorkbook, "grid", grid)
+    from toolkit.validate import check_file
+    assert check_file(plain).prev_explanations == {} and "审核" not in opened
+    assert check_file(explained).prev_explanations == {"t3-carry-over[np]": "已更正"} and "审核" in opened

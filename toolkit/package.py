@@ -23,7 +23,7 @@ from xml.etree import ElementTree as ET
 
 from . import sheetxml
 from .errors import RejectedFile
-from .layout import CHECKS_SHEET, IDENTITY_SHEET, INSTRUCTIONS_SHEET, LISTS_SHEET, RETURN_SHEET
+from .layout import CHECKS_FIRST_ROW, CHECKS_SHEET, EXPLANATION_COL, IDENTITY_SHEET, INSTRUCTIONS_SHEET, LISTS_SHEET, RETURN_SHEET, col_letter
 
 MAX_FILE_BYTES = 50 * 1024 * 1024
 MAX_MEMBERS = 2000
@@ -38,9 +38,11 @@ MAX_USED_CELLS = 2_000_000
 MAX_PROLOG_BYTES = 1_000_000
 # Sheets the toolkit writes for itself and never reads values from: not worth scanning.
 UNSCANNED_SHEETS = frozenset({CHECKS_SHEET, INSTRUCTIONS_SHEET, LISTS_SHEET, IDENTITY_SHEET, RETURN_SHEET})
-# A cell of the 审核 sheet's 审核说明 column (F) holding text or a number, in the plain spelling
-# (sheetxml respells anything else before this is searched).
-_EXPLANATION_CELL = re.compile(rb'<c r="F[0-9]+"(?:[^>]*\bt="(?:s|inlineStr|str)"[^>]*>|[^>/]*>\s*<v>)')
+# A cell of the 审核 sheet's 审核说明 column holding text or a number, in the plain spelling
+# (sheetxml respells anything else before this is searched); group 1 is its row number. The
+# column's heading (row CHECKS_FIRST_ROW, counted from 1) holds text in every template.
+_EXPLANATION_CELL = re.compile(rb'<c r="' + col_letter(EXPLANATION_COL).encode()
+                               + rb'([0-9]+)"(?:[^>]*\bt="(?:s|inlineStr|str)"[^>]*>|[^>/]*>\s*<v>)')
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
 
@@ -252,7 +254,7 @@ def _inspect_zip(p: Path, size: int) -> PackageFacts:
                 elif name == CHECKS_SHEET:
                     # does any cell of the 审核说明 column hold something? (most returns: no, and
                     # then the reader need not open the sheet at all)
-                    sf.explained = _EXPLANATION_CELL.search(data) is not None
+                    sf.explained = any(int(m.group(1)) > CHECKS_FIRST_ROW for m in _EXPLANATION_CELL.finditer(data))
         # a worksheet the sheet list does not lead to may still be found by a parser: bound it too
         listed = set(sheets.values())
         for n in sorted(names):
