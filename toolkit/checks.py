@@ -42,23 +42,40 @@ def with_computed(form: Form, values: Mapping[str, float | None]) -> dict[str, f
 def evaluate_instance(form: Form, inst: RuleInstance, values: Mapping[str, float | None]) -> RuleResult:
     """One rule over the values: "n/a" when a blank it skips, an undefined computed value or a
     zero divisor leaves it undecided, or when the condition of an "if … then …" rule does not hold."""
-    if inst.rule.blank == "skip" and any(values.get(c) is None and c not in form.computed for c in inst.reads):
-        return RuleResult(inst, "n/a")
-    if any(c in form.guarded and values.get(c) is None for c in inst.reads):
-        return RuleResult(inst, "n/a")
+    skipped_when_blank, guarded, when, left_of, right_of = _prepared(form, inst)
+    get = values.get
+    for c in skipped_when_blank:
+        if get(c) is None:
+            return RuleResult(inst, "n/a")
+    for c in guarded:
+        if get(c) is None:
+            return RuleResult(inst, "n/a")
     when_left = when_right = None
     try:
-        if inst.when is not None:
-            when_left = form.compiled(inst.when.left)(values)
-            when_right = form.compiled(inst.when.right)(values)
-            if not rx.holds(inst.when.op, when_left, when_right):
+        if when is not None:
+            when_left, when_right = when[0](values), when[1](values)
+            if not rx.holds(when[2], when_left, when_right):
                 return RuleResult(inst, "n/a", when_left=when_left, when_right=when_right)
-        left = form.compiled(inst.tree.left)(values)
-        right = form.compiled(inst.tree.right)(values)
+        left = left_of(values)
+        right = right_of(values)
     except rx.NotApplicable:
         return RuleResult(inst, "n/a")
     ok = rx.holds(inst.tree.op, left, right, inst.rule.tolerance)
     return RuleResult(inst, "pass" if ok else "fail", left, right, when_left, when_right)
+
+
+def _prepared(form: Form, inst: RuleInstance) -> tuple[tuple[str, ...], tuple[str, ...], tuple[rx.Compiled, rx.Compiled, str] | None,
+                                                       rx.Compiled, rx.Compiled]:
+    """What evaluating an instance needs, worked out once per form: the input codes whose blank
+    makes it "n/a" (``blank: skip``), the guarded computed codes it reads, and its compiled sides."""
+    key = ("prepared", id(inst))
+    hit = form._memo.get(key)
+    if hit is None or hit[0] is not inst:
+        skip = tuple(c for c in inst.reads if c not in form.computed) if inst.rule.blank == "skip" else ()
+        guarded = tuple(c for c in inst.reads if c in form.guarded)
+        when = (form.compiled(inst.when.left), form.compiled(inst.when.right), inst.when.op) if inst.when is not None else None
+        hit = form._memo[key] = (inst, (skip, guarded, when, form.compiled(inst.tree.left), form.compiled(inst.tree.right)))
+    return hit[1]
 
 
 def run_rules(form: Form, values: Mapping[str, float | None], recompute: bool = True) -> list[RuleResult]:

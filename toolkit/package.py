@@ -225,9 +225,10 @@ def _inspect_zip(p: Path, size: int) -> PackageFacts:
             raise Rejected("文件是 zip 压缩包，但不是 Excel 工作簿", "a zip archive, but not an Excel workbook")
         # python-calamine's XML reader (quick-xml) never expands DTD entities; the parts parsed
         # here with the standard library are checked before they are parsed.
-        for member in ("docprops/custom.xml",):
-            if member in names:
-                _refuse_doctype(zf, member)
+        custom = None
+        if "docprops/custom.xml" in names:
+            custom = _read(zf, "docprops/custom.xml", 1_000_000)
+            _check_prolog(custom, "docProps/custom.xml")
         facts = PackageFacts(kind="xlsx", size=size)
         facts.macros = any(n.endswith("vbaproject.bin") for n in names)
         if facts.macros:
@@ -260,11 +261,11 @@ def _inspect_zip(p: Path, size: int) -> PackageFacts:
         for n in sorted(names):
             if n.startswith("xl/worksheets/") and n.endswith(".xml") and n.count("/") == 2 and n not in listed:
                 _check_sheet_bounds(_plain_sheet(facts, zf, n, _read(zf, n, MAX_MEMBER_BYTES)), SheetFacts(member=n))
-        if "docprops/custom.xml" in names:
-            facts.properties = _custom_properties(_read(zf, "docprops/custom.xml", 1_000_000))
+        if custom is not None:
+            facts.properties = _custom_properties(custom)
         if "xl/sharedstrings.xml" in names:
-            _check_shared_strings(zf, zf.getinfo("xl/sharedstrings.xml"))
             sst = _read(zf, "xl/sharedstrings.xml", MAX_MEMBER_BYTES)
+            _check_shared_strings(sst, zf.getinfo("xl/sharedstrings.xml"))
             if not sheetxml.is_plain_strings(sst):
                 _check_prolog(sst, "xl/sharedStrings.xml")
                 facts.rewritten[zf.real("xl/sharedstrings.xml")] = _rewrite(sheetxml.canonical_strings, sst, "xl/sharedStrings.xml")
@@ -297,12 +298,14 @@ def _check_sheet_bounds(data: bytes, sf: SheetFacts, name: str = "", plain: bool
     # The dimension may lie: the reader sizes a sheet from its cells' references. Fast path: every
     # cell and row starts with its reference, none past column Z or row 9999 (every template).
     # (a part in the plain spelling — toolkit.sheetxml — has every cell and row starting with its r)
-    if not _WIDE_REF.search(data) and (plain or not _NO_REF.search(data)):
+    # Only <sheetData> holds cells (python-calamine stops reading at its end).
+    start, end = sheetxml.sheet_data_span(data) or (0, len(data))
+    if not _WIDE_REF.search(data, start, end) and (plain or not _NO_REF.search(data, start, end)):
         return
-    cells = data.count(b"<c ") + data.count(b"<c>") + data.count(b"<c/>")
-    rows_n = data.count(b"<row ") + data.count(b"<row>") + data.count(b"<row/>")
-    refs = _CELL_REF.findall(data)
-    row_refs = _ROW_REF.findall(data)
+    cells = data.count(b"<c ", start, end) + data.count(b"<c>", start, end) + data.count(b"<c/>", start, end)
+    rows_n = data.count(b"<row ", start, end) + data.count(b"<row>", start, end) + data.count(b"<row/>", start, end)
+    refs = _CELL_REF.findall(data, start, end)
+    row_refs = _ROW_REF.findall(data, start, end)
     max_col = max((_col_number(c.decode()) for c in {c for c, _ in refs}), default=0)
     max_row = max((int(r) for r in {r for _, r in refs} | set(row_refs)), default=0)
     # cells and rows without a reference continue from the one before: count them as extending
@@ -317,11 +320,9 @@ def _check_sheet_bounds(data: bytes, sf: SheetFacts, name: str = "", plain: bool
 _UNIQUE_COUNT = re.compile(rb'<(?:\w+:)?sst\b[^>]*\buniqueCount="([0-9]+)"')
 
 
-def _check_shared_strings(zf: _Folded, info: zipfile.ZipInfo) -> None:
+def _check_shared_strings(data: bytes, info: zipfile.ZipInfo) -> None:
     """python-calamine reserves room for ``uniqueCount`` strings up front: a made-up count aborts it."""
-    with zf.open(info) as fh:
-        head = fh.read(1024)
-    m = _UNIQUE_COUNT.search(head)
+    m = _UNIQUE_COUNT.search(data, 0, 1024)
     # every string takes at least <si></si>: a count the part cannot hold is a lie
     if m and int(m.group(1)) > info.file_size // 9 + 1000:
         raise Rejected("文件已损坏：共享字符串表声明的字符串数与内容不符",
@@ -424,23 +425,24 @@ def _check_prolog(data: bytes, member: str, what: str = "part") -> None:
 def _scan_sheet_xml(data: bytes, sf: SheetFacts) -> None:
     at = data.rfind(b"sheetProtection")
     p = _PROTECTION.search(data, max(at - 10, 0)) if at >= 0 else None
-    sf.protected = bool(p and re.search(rb'\bsheet="(1|true)"', p.group(1)))
+    sf.protected = bool(p and re.search(rb'\bsheet\s*=\s*["\'](1|true)["\']', p.group(1)))
     # A cell's formula is its first child (CT_Cell: f, v, is): one pass of a regular expression
     # anchored on the literal '<c r="' finds every formula cell with its reference. Parts written
     # with namespace prefixes (<x:c>) take the slower general path.
     sf.data = data
-    if b":f>" in data or b":f " in data:
-        for m in _FORMULA_TAG.finditer(data):
+    start, end = sheetxml.sheet_data_span(data) or (0, len(data))
+    if data.find(b":f>", start, end) >= 0 or data.find(b":f ", start, end) >= 0:
+        for m in _FORMULA_TAG.finditer(data, start, end):
             pos = m.start()
-            start = data.rfind(b"<", 0, pos)
-            q = data.find(b' r="', start, pos) if start >= 0 else -1
+            tag = data.rfind(b"<", 0, pos)
+            q = data.find(b' r="', tag, pos) if tag >= 0 else -1
             if q >= 0:
                 sf.formulas[data[q + 4:data.find(b'"', q + 4, pos)]] = pos
     else:
-        for m in _FORMULA_CELL.finditer(data):
+        for m in _FORMULA_CELL.finditer(data, start, end):
             sf.formulas[m.group(1)] = m.end() - 2
-    if b't="e"' in data:
-        for m in _ERROR_CELL.finditer(data):
+    if data.find(b't="e"', start, end) >= 0:
+        for m in _ERROR_CELL.finditer(data, start, end):
             ref = _REF.search(m.group(1))
             v = _VALUE.search(m.group(2))
             if ref:

@@ -687,7 +687,10 @@ def compile_node(node: Node, expand: RangeExpander) -> Compiled:
             cells = tuple(c for _, group in parts for c in group)  # type: ignore[union-attr]
 
             def sum_cells(v: Mapping[str, float | None]) -> float:
-                return math.fsum(0.0 if (x := v.get(c)) is None else float(x) for c in cells)
+                xs = list(map(v.get, cells))         # C-speed: this runs hundreds of times per workbook
+                if None in xs:
+                    return math.fsum(0.0 if x is None else x for x in xs)
+                return math.fsum(xs)  # type: ignore[arg-type]
             return sum_cells
 
         def call(v: Mapping[str, float | None]) -> float:

@@ -20,11 +20,23 @@ from . import rules as rx
 from .checks import evaluate_instance, with_computed
 from .identity import SUMMARY_FORMAT, Identity
 from .issues import Issue
-from .layout import CHECKS_SHEET, EXPLANATION_COL, EXPLANATION_MAX, IDENTITY_SHEET, LAYOUT_VERSION, PREV_SHEET, RETURN_SHEET, Layout, a1, layout_of
+from .layout import (
+    CHECKS_SHEET,
+    EXPLANATION_COL,
+    EXPLANATION_MAX,
+    IDENTITY_SHEET,
+    LAYOUT_VERSION,
+    PREV_SHEET,
+    RETURN_SHEET,
+    Layout,
+    SheetLayout,
+    a1,
+    layout_of,
+)
 from .package import Rejected
 from .reader import RawWorkbook, open_workbook
 from .registry import Registry
-from .schema import Field, Form
+from .schema import Field, Form, ValueSpec
 from .values import ABSURD, ErrorValue, Skip, json_value, parse_value, show
 
 MAX_DIFFERENCES = 5
@@ -136,36 +148,35 @@ def _validate(raw: RawWorkbook, form: Form, result: Result) -> None:
     numbers: dict[str, float | None] = {}
     cached_computed: dict[str, Any] = {}
     from_text: set[str] = set()    # numbers read from text: a spreadsheet's SUM skips them
-    for sl in lay.sheets:
+    values_out = result.values
+    for sl, computed_cells, input_cells in _input_plan(lay, form):
         grid = raw.grid(sl.name)
+        n_rows = len(grid)
         facts = raw.facts.sheets.get(sl.name)
         special = facts.formulas.keys() | facts.errors.keys() if facts is not None else set()
-        for code, (row, col) in sl.inputs.items():
-            ind = form.indicators[code]
-            value = grid[row][col] if row < len(grid) and col < len(grid[row]) else ""
-            if ind.computed:
-                cached_computed[code] = (value, lay.cells[code].address)
-                continue
-            spec = ind.spec
+        for code, row, col, address in computed_cells:
+            cached_computed[code] = (_cell(grid, row, col), address)
+        for item in input_cells:
+            code, row, col, ref, spec, unbounded, integer, places = item.fast
+            line = grid[row] if row < n_rows else ()
+            value = line[col] if col < len(line) else ""
             # the common case — a plain number within bounds — needs no further thought
-            ref = _ref_bytes(row, col)
-            if type(value) is float and ref not in special and 0 <= value < ABSURD and spec.min is None and spec.max is None \
-                    and (value.is_integer() or (spec.type == "decimal" and round(value, spec.places) == value)):
+            if type(value) is float and unbounded and 0 <= value < ABSURD and ref not in special \
+                    and (value.is_integer() or (places is not None and round(value, places) == value)):
                 numbers[code] = value
-                result.values[code] = int(value) if spec.type == "integer" else value
+                values_out[code] = int(value) if integer else value
                 continue
             if value == "" and ref not in special and not spec.required:
                 numbers[code] = None
-                result.values[code] = None
+                values_out[code] = None
                 continue
-            cell = lay.cells[code].address
             _remember(result, code, value, facts, row, col)
-            value = _take_formula(value, facts, row, col, ind.label, code, cell, result)
-            typed = parse_value(value, spec, ind.label, code, cell, result.issues)
+            value = _take_formula(value, facts, row, col, item.label, code, item.address, result)
+            typed = parse_value(value, spec, item.label, code, item.address, result.issues)
             numbers[code] = typed
             if isinstance(value, str) and typed is not None:
                 from_text.add(code)
-            result.values[code] = json_value(typed, spec)
+            values_out[code] = json_value(typed, spec)
         for f in form.header:
             if f.code in sl.fields:
                 row, col, _ = sl.fields[f.code]
@@ -210,6 +221,47 @@ def _validate(raw: RawWorkbook, form: Form, result: Result) -> None:
     if any(inst.prev_reads and inst.explainable for inst in form.instances):
         given = explanations if explanations is not None else _explanations(raw, lay)
         result.prev_explanations = {i.id: given[i.id] for i in form.instances if i.prev_reads and i.explainable and given.get(i.id)}
+
+
+@dataclass(frozen=True)
+class _InputCell:
+    """An input cell of a layout with what the reading loop asks of it, worked out once per form."""
+    fast: tuple[str, int, int, bytes, ValueSpec, bool, bool, int | None]  # code, row, col, ref, spec, no min/max, integer, places
+    label: str
+    address: str
+
+
+_PLANS: dict[tuple[int, int], tuple[Layout, Form, list[tuple[SheetLayout, list[tuple[str, int, int, str]], list[_InputCell]]]]] = {}
+
+
+def _input_plan(lay: Layout, form: Form) -> list[tuple[SheetLayout, list[tuple[str, int, int, str]], list[_InputCell]]]:
+    """Per sheet: its computed cells (code, row, col, address) and its input cells, in layout order.
+
+    The same few hundred cells are looked up for every workbook of a form; doing the lookups (the
+    indicator, its spec, its reference as the sheet scan keys it) once keeps the per-file loop short.
+    """
+    hit = _PLANS.get((id(lay), id(form)))
+    if hit is not None and hit[0] is lay and hit[1] is form:
+        return hit[2]
+    plan = []
+    for sl in lay.sheets:
+        computed: list[tuple[str, int, int, str]] = []
+        inputs: list[_InputCell] = []
+        for code, (row, col) in sl.inputs.items():
+            ind = form.indicators[code]
+            address = lay.cells[code].address
+            if ind.computed:
+                computed.append((code, row, col, address))
+                continue
+            spec = ind.spec
+            inputs.append(_InputCell((code, row, col, _ref_bytes(row, col), spec, spec.min is None and spec.max is None,
+                                      spec.type == "integer", spec.places if spec.type == "decimal" else None),
+                                     ind.label, address))
+        plan.append((sl, computed, inputs))
+    if len(_PLANS) > 64:
+        _PLANS.clear()
+    _PLANS[(id(lay), id(form))] = (lay, form, plan)
+    return plan
 
 
 def _remember(result: Result, code: str, value: Any, facts: Any, row: int, col: int) -> None:
