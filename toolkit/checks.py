@@ -44,12 +44,8 @@ def evaluate_instance(form: Form, inst: RuleInstance, values: Mapping[str, float
     zero divisor leaves it undecided, or when the condition of an "if … then …" rule does not hold."""
     skipped_when_blank, guarded, when, left_of, right_of = _prepared(form, inst)
     get = values.get
-    for c in skipped_when_blank:
-        if get(c) is None:
-            return RuleResult(inst, "n/a")
-    for c in guarded:
-        if get(c) is None:
-            return RuleResult(inst, "n/a")
+    if (skipped_when_blank and None in map(get, skipped_when_blank)) or (guarded and None in map(get, guarded)):
+        return RuleResult(inst, "n/a")
     when_left = when_right = None
     try:
         if when is not None:

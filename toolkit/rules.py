@@ -689,7 +689,7 @@ def compile_node(node: Node, expand: RangeExpander) -> Compiled:
             def sum_cells(v: Mapping[str, float | None]) -> float:
                 xs = list(map(v.get, cells))         # C-speed: this runs hundreds of times per workbook
                 if None in xs:
-                    return math.fsum(0.0 if x is None else x for x in xs)
+                    return math.fsum([x for x in xs if x is not None])      # a blank counts as 0
                 return math.fsum(xs)  # type: ignore[arg-type]
             return sum_cells
 

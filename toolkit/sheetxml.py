@@ -26,7 +26,8 @@ _M = "{" + MAIN_NS + "}"
 
 # Anything a common writer never writes, and that the package scan or python-calamine might read
 # differently from LibreOffice, sends a part to the XML parser. Each test is one C-speed scan.
-_BAD_CELL_START = re.compile(rb'<c r="(?![A-Z]{1,3}[1-9][0-9]{0,6}"[ />])')
+# a cell start tag ("<c" then a space, ">" or "/") that is not '<c r="A1"' then a space or the tag's end
+_BAD_CELL_START = re.compile(rb'<c(?=[ >/])(?! r="[A-Z]{1,3}[1-9][0-9]{0,6}"[ />])')
 _ODD_ROW = re.compile(rb'<row(?! r="[1-9])')
 # White space other than one space between attributes, and single quotes (literal searches).
 _ODD_TEXT = (b"\n", b"\t", b"\r", b"  ", b"> ", b" <", b" =", b"= ", b"='")
@@ -79,8 +80,7 @@ def is_plain(data: bytes) -> bool:
     if any(data.find(t, body, end) >= 0 for t in _ODD_TEXT) or _ODD_ROW.search(data, 0, end):
         return False
     # no tab, line break or double space is left: a cell start tag is "<c " "<c>" or "<c/>"
-    starts = data.count(b"<c ", 0, end) + data.count(b"<c>", 0, end) + data.count(b"<c/>", 0, end)
-    return starts == data.count(b'<c r="', 0, end) and _BAD_CELL_START.search(data, 0, end) is None
+    return _BAD_CELL_START.search(data, 0, end) is None
 
 
 def _odd(data: bytes) -> bool:
