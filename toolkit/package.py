@@ -58,7 +58,7 @@ class SheetFacts:
     explained: bool | None = None    # the 审核 sheet: a value in its 审核说明 column (None: not looked at)
     # Keyed by the cell reference as stored (b"C12"): converting every formula's address of
     # every sheet costs more than looking up the few input cells the reader asks about.
-    formulas: dict[bytes, int] = field(default_factory=dict)   # ref → offset of its <f> in ``data``
+    formulas: dict[bytes, int] = field(default_factory=dict)   # ref → offset of its <f> in ``data`` (-1: not looked up)
     errors: dict[bytes, str] = field(default_factory=dict)     # ref → error value (#DIV/0!)
     data: bytes = field(default=b"", repr=False)
 
@@ -67,6 +67,8 @@ class SheetFacts:
         pos = self.formulas.get(ref)
         if pos is None:
             return None
+        if pos < 0:     # not looked up yet: the <f> right after the cell's start tag
+            pos = self.data.find(b">", self.data.find(b'<c r="' + ref + b'"')) + 1
         close = self.data.find(b">", pos)
         if self.data[close - 1:close] == b"/":
             return "(shared formula)"
@@ -248,19 +250,21 @@ def _inspect_zip(p: Path, size: int) -> PackageFacts:
             # the sheets the reader opens: the form's, the identity and the 审核 sheet (its 审核说明
             # column) are bounded before any parser sees them; only the form's are scanned for formulas
             if name not in UNSCANNED_SHEETS or name in (IDENTITY_SHEET, CHECKS_SHEET):
-                data = _plain_sheet(facts, zf, member, _read(zf, member, MAX_MEMBER_BYTES))
-                _check_sheet_bounds(data, sf, name, plain=True)
+                data, span = _plain_sheet(facts, zf, member, _read(zf, member, MAX_MEMBER_BYTES))
+                _check_sheet_bounds(data, sf, name, span)
+                cells = span or (0, len(data))
                 if name not in (IDENTITY_SHEET, CHECKS_SHEET):
-                    _scan_sheet_xml(data, sf)
+                    _scan_sheet_xml(data, sf, cells)
                 elif name == CHECKS_SHEET:
                     # does any cell of the 审核说明 column hold something? (most returns: no, and
                     # then the reader need not open the sheet at all)
-                    sf.explained = any(int(m.group(1)) > CHECKS_FIRST_ROW for m in _EXPLANATION_CELL.finditer(data))
+                    sf.explained = any(int(row) > CHECKS_FIRST_ROW for row in _EXPLANATION_CELL.findall(data, *cells))
         # a worksheet the sheet list does not lead to may still be found by a parser: bound it too
         listed = set(sheets.values())
         for n in sorted(names):
             if n.startswith("xl/worksheets/") and n.endswith(".xml") and n.count("/") == 2 and n not in listed:
-                _check_sheet_bounds(_plain_sheet(facts, zf, n, _read(zf, n, MAX_MEMBER_BYTES)), SheetFacts(member=n))
+                data, span = _plain_sheet(facts, zf, n, _read(zf, n, MAX_MEMBER_BYTES))
+                _check_sheet_bounds(data, SheetFacts(member=n), span=span)
         if custom is not None:
             facts.properties = _custom_properties(custom)
         if "xl/sharedstrings.xml" in names:
@@ -287,8 +291,11 @@ _CELL_REF = re.compile(rb' r="([A-Z]{1,3})([0-9]+)"')
 _ROW_REF = re.compile(rb' r="([0-9]+)"')
 
 
-def _check_sheet_bounds(data: bytes, sf: SheetFacts, name: str = "", plain: bool = False) -> None:
-    """Refuse a sheet part with a DOCTYPE, or whose cells span more than python-calamine should allocate."""
+def _check_sheet_bounds(data: bytes, sf: SheetFacts, name: str = "", span: tuple[int, int] | None = None) -> None:
+    """Refuse a sheet part with a DOCTYPE, or whose cells span more than python-calamine should allocate.
+
+    ``span`` is where the <sheetData> of a part in the plain spelling (toolkit.sheetxml) is; without
+    it the part may be spelt any way and all of it is looked at."""
     _check_prolog(data, sf.member, "sheet part")
     m = _DIMENSION.search(data, 0, 4096)
     if m and m.group(3):
@@ -299,7 +306,8 @@ def _check_sheet_bounds(data: bytes, sf: SheetFacts, name: str = "", plain: bool
     # cell and row starts with its reference, none past column Z or row 9999 (every template).
     # (a part in the plain spelling — toolkit.sheetxml — has every cell and row starting with its r)
     # Only <sheetData> holds cells (python-calamine stops reading at its end).
-    start, end = sheetxml.sheet_data_span(data) or (0, len(data))
+    plain = span is not None
+    start, end = span or (0, len(data))
     if not _WIDE_REF.search(data, start, end) and (plain or not _NO_REF.search(data, start, end)):
         return
     cells = data.count(b"<c ", start, end) + data.count(b"<c>", start, end) + data.count(b"<c/>", start, end)
@@ -422,16 +430,17 @@ def _check_prolog(data: bytes, member: str, what: str = "part") -> None:
         raise Rejected("文件中含有 XML 实体声明（可能是恶意文件），已拒绝", f"{what} {member} declares XML entities (DOCTYPE); refused")
 
 
-def _scan_sheet_xml(data: bytes, sf: SheetFacts) -> None:
+def _scan_sheet_xml(data: bytes, sf: SheetFacts, span: tuple[int, int]) -> None:
     at = data.rfind(b"sheetProtection")
     p = _PROTECTION.search(data, max(at - 10, 0)) if at >= 0 else None
     sf.protected = bool(p and re.search(rb'\bsheet\s*=\s*["\'](1|true)["\']', p.group(1)))
     # A cell's formula is its first child (CT_Cell: f, v, is): one pass of a regular expression
-    # anchored on the literal '<c r="' finds every formula cell with its reference. Parts written
-    # with namespace prefixes (<x:c>) take the slower general path.
+    # anchored on the literal '<c r="' finds every formula cell with its reference (where its <f>
+    # is, is looked up when asked: few are). Parts written with namespace prefixes (<x:c>) take
+    # the slower general path.
     sf.data = data
-    start, end = sheetxml.sheet_data_span(data) or (0, len(data))
-    if data.find(b":f>", start, end) >= 0 or data.find(b":f ", start, end) >= 0:
+    start, end = span
+    if data.find(b":f", start, end) >= 0 and (data.find(b":f>", start, end) >= 0 or data.find(b":f ", start, end) >= 0):
         for m in _FORMULA_TAG.finditer(data, start, end):
             pos = m.start()
             tag = data.rfind(b"<", 0, pos)
@@ -439,8 +448,7 @@ def _scan_sheet_xml(data: bytes, sf: SheetFacts) -> None:
             if q >= 0:
                 sf.formulas[data[q + 4:data.find(b'"', q + 4, pos)]] = pos
     else:
-        for m in _FORMULA_CELL.finditer(data, start, end):
-            sf.formulas[m.group(1)] = m.end() - 2
+        sf.formulas = dict.fromkeys(_FORMULA_CELL.findall(data, start, end), -1)
     if data.find(b't="e"', start, end) >= 0:
         for m in _ERROR_CELL.finditer(data, start, end):
             ref = _REF.search(m.group(1))
@@ -569,11 +577,13 @@ def _rewrite(fn: Callable[[bytes], bytes], data: bytes, member: str) -> bytes:
         raise Rejected(f"文件已损坏（部件 {member} 不是格式正确的 XML）", f"the file is damaged ({member} is not well-formed XML: {e})") from None
 
 
-def _plain_sheet(facts: PackageFacts, zf: _Folded, member: str, data: bytes) -> bytes:
-    """The sheet's bytes in the plain spelling: as stored, or rewritten (toolkit.sheetxml)."""
-    if sheetxml.is_plain(data):
-        return data
+def _plain_sheet(facts: PackageFacts, zf: _Folded, member: str, data: bytes) -> tuple[bytes, tuple[int, int] | None]:
+    """The sheet's bytes in the plain spelling — as stored, or rewritten (toolkit.sheetxml) — and
+    where its <sheetData> is (None when the rewritten part has no cells at all)."""
+    span = sheetxml.plain_span(data)
+    if span is not None:
+        return data, span
     _check_prolog(data, member, "sheet part")
     data = _rewrite(sheetxml.canonical, data, member)
     facts.rewritten[zf.real(member)] = data
-    return data
+    return data, sheetxml.sheet_data_span(data)

@@ -53,7 +53,13 @@ def sheet_data_span(data: bytes) -> tuple[int, int] | None:
 
 
 def is_plain(data: bytes) -> bool:
-    """Whether a worksheet part is spelt the way common writers spell it (see the module docs).
+    """Whether a worksheet part is spelt the way common writers spell it (see :func:`plain_span`)."""
+    return plain_span(data) is not None
+
+
+def plain_span(data: bytes) -> tuple[int, int] | None:
+    """Where the <sheetData> of a worksheet part is, when the part is spelt the way common writers
+    spell it (see the module docs); None when it is not.
 
     Every cell start tag (``<c`` then white space, ``>`` or ``/``) must be ``<c r="A1"`` followed by
     a space or the end of the tag, every row must start with its ``r``, no white space may sit
@@ -65,22 +71,22 @@ def is_plain(data: bytes) -> bool:
     """
     span = sheet_data_span(data)
     if span is None or data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return False
+        return None
     end = span[1]
     # comments, CDATA and DOCTYPE (<!), character references (&#), processing instructions (<?):
     # a rare single byte is looked for first (a memchr), the pair only where that byte occurs
     if data.find(b"<!", 0, end) >= 0:
-        return False
+        return None
     if data.find(b"#", 0, end) >= 0 and data.find(b"&#", 0, end) >= 0:
-        return False
+        return None
     declared = data.find(b"?>", 0, 200) + 2 if data.startswith(b"<?") else 0
     if data.find(b"?", declared, end) >= 0 and data.find(b"<?", 5, end) >= 0:
-        return False
+        return None
     body = data.find(b">", data.find(b"<", 5 if data.startswith(b"<?") else 0))     # after the prolog
     if any(data.find(t, body, end) >= 0 for t in _ODD_TEXT) or _ODD_ROW.search(data, 0, end):
-        return False
+        return None
     # no tab, line break or double space is left: a cell start tag is "<c " "<c>" or "<c/>"
-    return _BAD_CELL_START.search(data, 0, end) is None
+    return span if _BAD_CELL_START.search(data, 0, end) is None else None
 
 
 def _odd(data: bytes) -> bool:
