@@ -23,7 +23,7 @@ from xml.etree import ElementTree as ET
 
 from . import sheetxml
 from .errors import RejectedFile
-from .layout import CHECKS_SHEET, IDENTITY_SHEET, INSTRUCTIONS_SHEET, LISTS_SHEET, RETURN_SHEET
+from .sheets import CHECKS_SHEET, IDENTITY_SHEET, INSTRUCTIONS_SHEET, LISTS_SHEET, RETURN_SHEET
 
 MAX_FILE_BYTES = 50 * 1024 * 1024
 MAX_MEMBERS = 2000
