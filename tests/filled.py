@@ -27,7 +27,8 @@ from xml.etree import ElementTree as ET
 
 import openpyxl
 
-from toolkit.layout import IDENTITY_SHEET, Cell, layout_of
+from toolkit.layout import Cell, layout_of
+from toolkit.sheets import IDENTITY_SHEET
 from toolkit.roster import Agency
 from toolkit.schema import Form, load_form, resolve
 from toolkit.template import TemplateRequest, build_template

@@ -11,9 +11,11 @@ import libreoffice
 import pytest
 
 from toolkit.checks import run_rules
-from toolkit.layout import CHECKS_FIRST_ROW, CHECKS_SHEET, NOT_APPLICABLE_MARK, PASS_MARK, Layout, a1, layout_of
+from toolkit.formulas import a1
+from toolkit.layout import CHECKS_FIRST_ROW, Layout, layout_of
 from toolkit.roster import Agency
 from toolkit.schema import Form
+from toolkit.sheets import CHECKS_SHEET, NOT_APPLICABLE_MARK, PASS_MARK
 from toolkit.template import TemplateRequest, build_template, check_cell_text
 
 PASSWORD = "secret"

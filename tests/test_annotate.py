@@ -17,7 +17,9 @@ import filled as F
 import toolkit
 from toolkit.annotate import COPY_SUFFIX, LIST_NAME, NOTICE_SUFFIX, Office, annotate
 from toolkit.cli import main
-from toolkit.layout import EXPLANATION_COL, RETURN_SHEET, a1, layout_of
+from toolkit.formulas import a1
+from toolkit.layout import EXPLANATION_COL, layout_of
+from toolkit.sheets import RETURN_SHEET
 from toolkit.remind import reminders, reminders_csv
 
 ROOT = Path(__file__).resolve().parent.parent

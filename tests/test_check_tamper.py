@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 
 import filled as F
-from toolkit.layout import IDENTITY_SHEET, a1, layout_of
+from toolkit.formulas import a1
+from toolkit.layout import layout_of
+from toolkit.sheets import IDENTITY_SHEET
 from toolkit.reader import NOT_OURS_EN, NOT_OURS_ZH
 from toolkit.validate import check_file
 

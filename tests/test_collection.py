@@ -177,7 +177,8 @@ def _planted_error(tmp_path: Path, src: Path) -> Path:
     """A copy of a return with text typed into a number cell, edited with openpyxl (keeps the template's identity)."""
     out = tmp_path / src.name.replace(".xlsx", "_err.xlsx")
     from toolkit import load_form
-    from toolkit.layout import a1, layout_of
+    from toolkit.formulas import a1
+    from toolkit.layout import layout_of
     lay = layout_of(load_form("gov-info-disclosure-2021"))
     first = min((c for c in lay.cells.values() if c.sheet == "二、主动公开情况"), key=lambda c: (c.row, c.col))
     wb = openpyxl.load_workbook(src)

@@ -31,7 +31,8 @@ import pytest
 from lo_template import AGENCY, PASSWORD, Snapshot, assert_matches_python, expected_inputs, read_ops, snapshot, template_file
 
 from toolkit.checks import run_rules, with_computed
-from toolkit.layout import Layout, SheetLayout, a1, layout_of
+from toolkit.formulas import a1
+from toolkit.layout import Layout, SheetLayout, layout_of
 from toolkit.reader import open_workbook
 from toolkit.schema import Form, load_form, resolve
 from toolkit.styles import ERROR_FILL, WARNING_FILL

@@ -49,7 +49,8 @@ from merge_data import (
 import toolkit.summary as summary_mod
 from toolkit.consolidation import MergeError, consolidate, merge
 from toolkit.export import consolidation_json
-from toolkit.layout import a1, col_letter, layout_of
+from toolkit.formulas import a1, col_letter
+from toolkit.layout import layout_of
 from toolkit.roster import read_roster
 from toolkit.samples import random_figures
 from toolkit.schema import load_form, resolve

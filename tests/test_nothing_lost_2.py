@@ -26,7 +26,7 @@ from click.testing import CliRunner
 import filled as F
 from corpus.make_corpus import toolkit_env
 from toolkit.cli import main
-from toolkit.layout import IDENTITY_SHEET
+from toolkit.sheets import IDENTITY_SHEET
 from toolkit.registry import Registry
 from toolkit.roster import Agency
 from toolkit.runner import check_many

@@ -15,8 +15,9 @@ from python_calamine import CalamineWorkbook
 import toolkit
 from toolkit import rules as rx
 from toolkit.checks import run_rules
-from toolkit.layout import PREV_SHEET, PREVIOUS_COL, layout_of
+from toolkit.layout import PREVIOUS_COL, layout_of
 from toolkit.roster import Agency
+from toolkit.sheets import PREV_SHEET
 from toolkit.template import TemplateRequest, build_template
 
 FORM_B = "gov-info-disclosure-2021"
@@ -268,7 +269,8 @@ def test_live_carry_over_check_in_libreoffice(lo, tmp_path):
     """LibreOffice computes the carry-over check from the hidden _prev cells exactly as Python does:
     a wrong column with both numbers, a right one ✓, a column blank last year —, and — everywhere
     in a template made without last year's figures."""
-    from toolkit.layout import CHECKS_SHEET, NOT_APPLICABLE_MARK, PASS_MARK, a1
+    from toolkit.formulas import a1
+    from toolkit.sheets import CHECKS_SHEET, NOT_APPLICABLE_MARK, PASS_MARK
 
     form = toolkit.load_form(FORM_B)
     lay = layout_of(form)

@@ -23,6 +23,7 @@ import pytest
 from toolkit import patterns
 from toolkit import rules as rx
 from toolkit.checks import run_rules
+from toolkit.formulas import computed_formula, live_check
 from toolkit.layout import layout_of
 from toolkit.registry import Registry
 from toolkit.schema import check_document, load_form
@@ -194,7 +195,7 @@ def test_conditional_rules_in_the_form(form):
     results = {r.instance.id: r for r in run_rules(form, {"S1": 2, "S2": 1500})}
     assert results["venue-area"].status == "pass"
     assert [i.id for i in form.instances if i.rule.id == "event-people"] == [f"event-people[E{k}]" for k in (1, 2, 3, 4)]
-    formula = layout_of(form).rule_formulas(by_id["event-people[E1]"])
+    formula = live_check(layout_of(form), by_id["event-people[E1]"])
     assert formula.startswith('IFERROR(IF(-(') and '"—"),"—")' in formula
 
 
@@ -241,7 +242,7 @@ def test_a_ratio_over_nothing_is_blank_everywhere(form, tmp_path):
     assert form.compute({"P1": 3, "P3": 1})["P7"] == 33.3           # rounded to its places, not 33.333…
     lay = layout_of(form)
     sheet = lay.cells["P7"].sheet
-    assert lay.computed_formula("P7", sheet) == f'IFERROR(ROUND({lay.ref("P3", sheet)}/{lay.ref("P1", sheet)}*100,1),"")'
+    assert computed_formula(lay, "P7", sheet) == f'IFERROR(ROUND({lay.ref("P3", sheet)}/{lay.ref("P1", sheet)}*100,1),"")'
     r = check_file(F.write(tmp_path, "r.xlsx", form, {"org_type": "企业", "filler": "李", "phone": "13812345678", "P3": 2}),
                    Registry([SCHEMAS]))
     assert r.values["P7"] is None and r.values["F4.h1"] is None
@@ -254,7 +255,7 @@ def test_a_rule_over_an_undefined_ratio_does_not_apply():
     f = load_form(doc)
     results = {r.instance.id: r for r in run_rules(f, {})}
     assert results["ratio-cap"].status == "n/a"
-    assert f'{layout_of(f).ref("P7", "一、科普人员")}=""' in layout_of(f).rule_formulas(next(i for i in f.instances if i.id == "ratio-cap"), from_sheet="一、科普人员")
+    assert f'{layout_of(f).ref("P7", "一、科普人员")}=""' in live_check(layout_of(f), next(i for i in f.instances if i.id == "ratio-cap"), from_sheet="一、科普人员")
     results = {r.instance.id: r for r in run_rules(f, {"P1": 1, "P3": 2})}
     assert results["ratio-cap"].message() == "占比 200.0% 超过 100%"
 

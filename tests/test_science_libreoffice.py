@@ -17,7 +17,9 @@ from typing import Any
 import pytest
 
 from toolkit.checks import run_rules
-from toolkit.layout import CHECKS_FIRST_ROW, CHECKS_SHEET, NOT_APPLICABLE_MARK, PASS_MARK, a1, layout_of
+from toolkit.formulas import a1
+from toolkit.layout import CHECKS_FIRST_ROW, layout_of
+from toolkit.sheets import CHECKS_SHEET, NOT_APPLICABLE_MARK, PASS_MARK
 from toolkit.consolidation import consolidate
 from toolkit.registry import Registry
 from toolkit.roster import Agency

@@ -21,7 +21,8 @@ import pytest
 from merge_data import FORM_A, FORM_B, ROSTER, SAMPLES, form_of, make_return, numeric_codes
 
 from toolkit.consolidation import merge
-from toolkit.layout import a1, layout_of
+from toolkit.formulas import a1
+from toolkit.layout import layout_of
 from toolkit.roster import Agency, read_roster
 from toolkit.summary import summary_sheet_name, write_summary
 

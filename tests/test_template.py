@@ -24,8 +24,9 @@ import toolkit
 from toolkit.cli import main
 from toolkit.files import MAX_NAME_BYTES, safe_stem, unique_names
 from toolkit.identity import IDENTITY_FORMAT, PROPERTY_PREFIX, Identity
-from toolkit.layout import (CHECKS_SHEET, EXPLANATION_COL, IDENTITY_SHEET, INSTRUCTIONS_SHEET, NOT_APPLICABLE_MARK, PASS_MARK, a1,
-                            layout_of)
+from toolkit.formulas import a1
+from toolkit.layout import EXPLANATION_COL, layout_of
+from toolkit.sheets import CHECKS_SHEET, IDENTITY_SHEET, INSTRUCTIONS_SHEET, NOT_APPLICABLE_MARK, PASS_MARK
 from toolkit.roster import Agency, read_roster
 from toolkit.schema import Form, load_form, resolve
 from toolkit.template import MANIFEST_NAME, TemplateRequest, build_template, generate_templates, rule_description
@@ -479,7 +480,7 @@ def test_good_roster_on_the_command_line(tmp_path, roster_path, agencies):
 
 def test_status_line_asks_for_required_fields_until_they_are_filled(forms):
     """What a spreadsheet shows before recalculating (the cached status) follows the same rule as the formula."""
-    from toolkit.layout import CHECKS_SHEET as checks
+    from toolkit.sheets import CHECKS_SHEET as checks
     form = forms["gov-info-disclosure-2021"]
     blank = openpyxl.load_workbook(io.BytesIO(build_template(form, TemplateRequest(password=""))), data_only=True)
     status = blank[checks]["A2"].value

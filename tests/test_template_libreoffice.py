@@ -1,6 +1,6 @@
 """Templates in a real spreadsheet program: LibreOffice fills, recalculates and saves them.
 
-The live checks are Excel formulas written by toolkit.layout; here LibreOffice calculates them and
+The live checks are Excel formulas written by toolkit.formulas; here LibreOffice calculates them and
 the results must equal toolkit.checks.run_rules over the same figures — same failing rule
 instances, same message text. Then the workbook LibreOffice saves must still carry the
 protection, the validations and the identity the reader relies on.
@@ -37,9 +37,11 @@ from openpyxl.utils.cell import range_boundaries
 from openpyxl.utils.protection import hash_password
 
 from toolkit.checks import run_rules
+from toolkit.formulas import a1
 from toolkit.identity import PROPERTY_PREFIX, Identity
-from toolkit.layout import CHECKS_SHEET, IDENTITY_SHEET, NOT_APPLICABLE_MARK, PASS_MARK, PREV_SHEET, a1, layout_of
+from toolkit.layout import layout_of
 from toolkit.schema import Form, load_form, resolve
+from toolkit.sheets import CHECKS_SHEET, IDENTITY_SHEET, NOT_APPLICABLE_MARK, PASS_MARK, PREV_SHEET
 from toolkit.template import TemplateRequest, identity_for
 
 # ---------------------------------------------------------------------------- session

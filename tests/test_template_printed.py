@@ -17,8 +17,9 @@ import libreoffice
 import pytest
 from lo_template import AGENCY, FORM_B_VALUES
 
-from toolkit.layout import CHECKS_SHEET, INSTRUCTIONS_SHEET, layout_of
+from toolkit.layout import layout_of
 from toolkit.schema import Form, load_form, resolve
+from toolkit.sheets import CHECKS_SHEET, INSTRUCTIONS_SHEET
 from toolkit.template import TemplateRequest, build_template, instruction_lines
 
 FORM_B = "gov-info-disclosure-2021"

@@ -22,8 +22,9 @@ from typing import Any
 import xlsxwriter
 
 from .files import neutralise, safe_stem, unique_names, write_atomic, write_text_atomic
+from .formulas import a1, on_sheet
 from .issues import Issue
-from .layout import a1, layout_of, quote_sheet
+from .layout import layout_of
 from .registry import Registry
 from .roster import Agency
 from .schema import Form
@@ -216,7 +217,7 @@ def _write_cover(ws: Any, wb: Any, fm: Any, ann: Annotation, password: str) -> N
         if where is not None:
             sheet, rr, cc = where
             shown = f"{sheet}!{a1(rr, cc)}"
-            ws.write_url(row, 2, f"internal:{quote_sheet(sheet)}!{a1(rr, cc)}", link, shown)
+            ws.write_url(row, 2, "internal:" + on_sheet(sheet, a1(rr, cc)), link, shown)
         else:
             ws.write_string(row, 2, words["whole"], cell)
         line = _issue_line(issue, lang)

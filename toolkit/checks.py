@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from . import rules as rx
-from .layout import render_message
+from .messages import render_message
 from .schema import Form, RuleInstance
 
 

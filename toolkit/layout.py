@@ -6,64 +6,32 @@ reads values from exactly these input cells; the summary writer lays its totals 
 Nothing else in the toolkit decides a coordinate.
 
 Coordinates are 0-based (row, column), as xlsxwriter and python-calamine use them.
+
+Placement only: what the sheets, headings and marks are called is :mod:`toolkit.sheets`; how a
+formula names a cell, and what a computed cell or a live check computes, is :mod:`toolkit.formulas`.
 """
 
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 
 from . import rules as rx
+from .formulas import a1, area, on_sheet
+from .messages import render_message
 from .schema import Column, Form, RuleInstance, Table
+from .sheets import CHECK_HEADING, CHECKS_SHEET, INSTRUCTIONS_SHEET, PREV_SHEET, PREVIOUS_HEADING
 
 # Bumped whenever a change here moves any cell: a template carries the version it was laid out
 # with, and the reader refuses another version with that reason rather than "the form was altered".
 LAYOUT_VERSION = "1"
-CHECKS_SHEET = "审核"
-INSTRUCTIONS_SHEET = "填表说明"
-IDENTITY_SHEET = "_toolkit"
-LISTS_SHEET = "_lists"
-# A hidden sheet holding last year's value of every code a prev() rule reads, so the live check
-# can refer to it; blank where last year's figure is not known (the check then shows "—").
-PREV_SHEET = "_prev"
-PREVIOUS_HEADING = "上年数"
-CHECK_HEADING = "审核提示"
 CHECK_FONT_SCALE = 9 / 11    # the check column's 9-point text against the 11-point widths are counted in
-PASS_MARK = "✓"
-NOT_APPLICABLE_MARK = "—"
 # Rows of the checks sheet before the first rule instance: title, summary, blank, headings.
 CHECKS_FIRST_ROW = 4
-CHECKS_COLUMNS = ("序号", "规则", "级别", "结果", "通过")
 # The 审核 sheet's column where an agency may explain a failed warning (审核说明), left of the hidden 通过.
 EXPLANATION_COL = 5
-EXPLANATION_HEADING = "审核说明（提示确属实际情况的，请在此说明原因）"
-EXPLANATION_MAX = 500
-# The first sheet of a 退回 copy (toolkit annotate): the problems, with links to their cells.
-RETURN_SHEET = "退回说明"
-
-
-def col_letter(col: int) -> str:
-    s = ""
-    col += 1
-    while col:
-        col, rem = divmod(col - 1, 26)
-        s = chr(65 + rem) + s
-    return s
-
-
-def a1(row: int, col: int, absolute: bool = False) -> str:
-    d = "$" if absolute else ""
-    return f"{d}{col_letter(col)}{d}{row + 1}"
-
-
-def quote_sheet(name: str) -> str:
-    """A sheet name as it must appear in a formula: quoted unless plainly alphanumeric."""
-    if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
-        return name
-    return "'" + name.replace("'", "''") + "'"
 
 
 @dataclass(frozen=True)
@@ -79,8 +47,7 @@ class Cell:
 
     def ref(self, from_sheet: str | None = None) -> str:
         """The cell in a formula written on ``from_sheet``: absolute, sheet-qualified when elsewhere."""
-        local = a1(self.row, self.col, absolute=True)
-        return local if from_sheet == self.sheet else f"{quote_sheet(self.sheet)}!{local}"
+        return on_sheet(self.sheet, a1(self.row, self.col, absolute=True), from_sheet)
 
 
 @dataclass(frozen=True)
@@ -176,69 +143,14 @@ class Layout:
         a, b = self.cells[start], self.cells[end]
         r0, r1 = sorted((a.row, b.row))
         c0, c1 = sorted((a.col, b.col))
-        rng = f"{a1(r0, c0, True)}:{a1(r1, c1, True)}"
         sheet = rename.get(a.sheet, a.sheet) if rename else a.sheet
-        return rng if from_sheet == sheet else f"{quote_sheet(sheet)}!{rng}"
-
-    def formula(self, node: rx.Node, from_sheet: str | None = None, rename: Mapping[str, str] | None = None) -> str:
-        """An arithmetic tree as an Excel formula body, with this layout's cell references."""
-        return rx.to_excel(node, lambda c: self.ref(c, from_sheet, rename), lambda a, b: self.range_ref(a, b, from_sheet, rename),
-                           lambda c: self.prev_cells[c].ref(from_sheet))
-
-    def computed_formula(self, code: str, from_sheet: str | None = None, rename: Mapping[str, str] | None = None) -> str:
-        """The formula body of a computed indicator; a guarded one (it divides) is rounded to its
-        places and blank — not #DIV/0! — where undefined, exactly as :meth:`Form.compute` says."""
-        body = self.formula(self.form.computed[code], from_sheet, rename)
-        deps = self.form.guarded.get(code)
-        if deps is None:
-            return body
-        places = self.form.indicators[code].spec.shown_places
-        body = f'IFERROR(ROUND({body},{places}),"")'
-        if deps:
-            blank = ",".join(f'{self.ref(d, from_sheet, rename)}=""' for d in deps)
-            body = f'IF(OR({blank}),"",{body})'
-        return body
+        return on_sheet(sheet, area(r0, c0, r1, c1), from_sheet)
 
     def check_pass_ref(self, inst: RuleInstance, from_sheet: str | None) -> str:
         return Cell(CHECKS_SHEET, self.check_rows[inst.id], 4).ref(from_sheet)
 
     def check_result_ref(self, inst: RuleInstance, from_sheet: str | None) -> str:
         return Cell(CHECKS_SHEET, self.check_rows[inst.id], 3).ref(from_sheet)
-
-    def rule_formulas(self, inst: RuleInstance, lang: str = "zh", from_sheet: str | None = CHECKS_SHEET) -> str:
-        """The live check of one rule instance: ✓, the message with both sides' numbers, or — (not applicable)."""
-        tree = inst.tree
-        left = self.formula(tree.left, from_sheet)
-        right = self.formula(tree.right, from_sheet)
-        cond = rx.excel_holds(tree.op, left, right, inst.rule.tolerance)
-        sides = {"left": left, "right": right, "diff": f"({left})-({right})"}
-        if inst.when is not None:
-            sides["when_left"] = self.formula(inst.when.left, from_sheet)
-            sides["when_right"] = self.formula(inst.when.right, from_sheet)
-        message = message_template(inst, lang)
-        parts: list[str] = []
-        for literal, ph in _split_message(message):
-            if literal:
-                parts.append('"' + literal.replace('"', '""') + '"')
-            if ph is not None and ph in sides:
-                parts.append(rx.excel_text_places(sides[ph], _places(inst, ph)))
-        msg = "&".join(parts) or '""'
-        body = f'IF({cond},"{PASS_MARK}",{msg})'
-        if inst.when is not None:
-            when = rx.excel_holds(inst.when.op, sides["when_left"], sides["when_right"])
-            body = f'IF({when},{body},"{NOT_APPLICABLE_MARK}")'
-        body = f'IFERROR({body},"{NOT_APPLICABLE_MARK}")'
-        undefined = [self.ref(c, from_sheet) for c in inst.reads if c in self.form.guarded]
-        if undefined:
-            body = f'IF(OR({",".join(f"{u}={chr(34) * 2}" for u in undefined)}),"{NOT_APPLICABLE_MARK}",{body})'
-        if inst.rule.blank == "skip":
-            blanks = [self.ref(c, from_sheet) for c in inst.reads if not self.form.indicators[c].computed]
-            if blanks:
-                body = f'IF(OR({",".join(f"ISBLANK({b})" for b in blanks)}),"{NOT_APPLICABLE_MARK}",{body})'
-        if inst.prev_reads:   # last year's figure not known (or blank): not applicable, as in Python
-            unknown = [self.prev_cells[c].ref(from_sheet) for c in inst.prev_reads]
-            body = f'IF(OR({",".join(f"ISBLANK({u})" for u in unknown)}),"{NOT_APPLICABLE_MARK}",{body})'
-        return body
 
     # -- placement
     def _place(self) -> None:
@@ -412,48 +324,6 @@ def _fit_heights(sl: SheetLayout) -> None:
         if lines > 1 and per_row > 15:
             for r in range(t.row, last_row + 1):
                 sl.heights[r] = max(sl.heights.get(r, 15.0), per_row)
-
-
-def message_template(inst: RuleInstance, lang: str = "zh") -> str:
-    """The message of a rule instance with {col}/{row} filled in; {left}/{right}/{diff} remain."""
-    rule = inst.rule
-    if lang == "en":
-        text = rule.message_en or f"rule {rule.id} fails: {{left}} {inst.tree.op} {{right}} does not hold"
-    else:
-        text = rule.message
-    label = inst.place_label or ""
-    return text.replace("{col}", label).replace("{row}", label)
-
-
-def _places(inst: RuleInstance, placeholder: str) -> int | None:
-    """Decimal places a message shows a side with: the places of the indicators it reads."""
-    left, right, when_left, when_right = inst.places
-    if placeholder == "diff":
-        return None if left is None and right is None else max(left or 0, right or 0)
-    return {"left": left, "right": right, "when_left": when_left, "when_right": when_right}[placeholder]
-
-
-def _split_message(text: str) -> list[tuple[str, str | None]]:
-    out: list[tuple[str, str | None]] = []
-    pos = 0
-    for m in re.finditer(r"\{(left|right|diff|when_left|when_right)\}", text):
-        out.append((text[pos:m.start()], m.group(1)))
-        pos = m.end()
-    out.append((text[pos:], None))
-    return out
-
-
-def render_message(inst: RuleInstance, left: float, right: float, lang: str = "zh",
-                   when_left: float | None = None, when_right: float | None = None) -> str:
-    """The Python twin of the Excel message in :meth:`Layout.rule_formulas`."""
-    sides = {"left": left, "right": right, "diff": left - right, "when_left": when_left, "when_right": when_right}
-    out = []
-    for literal, ph in _split_message(message_template(inst, lang)):
-        out.append(literal)
-        if ph is not None:
-            value = sides[ph]
-            out.append("" if value is None else rx.format_places(value, _places(inst, ph)))
-    return "".join(out)
 
 
 _cache: dict[tuple[str, str, str], Layout] = {}

@@ -23,7 +23,9 @@ from xml.etree import ElementTree as ET
 
 from . import sheetxml
 from .errors import RejectedFile
-from .layout import CHECKS_FIRST_ROW, CHECKS_SHEET, EXPLANATION_COL, IDENTITY_SHEET, INSTRUCTIONS_SHEET, LISTS_SHEET, RETURN_SHEET, col_letter
+from .formulas import col_letter
+from .layout import CHECKS_FIRST_ROW, EXPLANATION_COL
+from .sheets import CHECKS_SHEET, IDENTITY_SHEET, INSTRUCTIONS_SHEET, LISTS_SHEET, RETURN_SHEET
 
 MAX_FILE_BYTES = 50 * 1024 * 1024
 MAX_MEMBERS = 2000

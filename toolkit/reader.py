@@ -14,8 +14,8 @@ from typing import Any
 from python_calamine import CalamineWorkbook
 
 from .identity import FORMATS, PROPERTY_PREFIX, Identity
-from .layout import IDENTITY_SHEET
 from .package import PackageFacts, Rejected, inspect_file
+from .sheets import IDENTITY_SHEET
 
 MAX_GRID_CELLS = 2_000_000
 # What still stops a read; anything else a parser raises, panics included, is the file's fault.

@@ -31,9 +31,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from .checks import evaluate_instance, with_computed
+from .formulas import a1
 from .identity import IDENTITY_FORMAT, SUMMARY_FORMAT, Identity
 from .issues import Issue
-from .layout import LAYOUT_VERSION, a1, layout_of
+from .layout import LAYOUT_VERSION, layout_of
 from .package import Rejected
 from .schema import Form
 from .validate import Result

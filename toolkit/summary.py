@@ -24,9 +24,11 @@ from typing import Any
 from .checks import RuleResult, run_rules
 from .consolidation import SUBMISSION_STATUS, Consolidation, _totals
 from .files import atomic_path, sweep_dead_temps
+from .formulas import a1, area, col_letter, computed_formula, exact_criterion, growth, on_sheet, sumifs
 from .identity import PROPERTY_LIMIT, PROPERTY_PREFIX
-from .layout import CHECK_HEADING, IDENTITY_SHEET, PASS_MARK, PREVIOUS_COL, SheetLayout, a1, col_letter, display_width, layout_of, quote_sheet
+from .layout import PREVIOUS_COL, SheetLayout, display_width, layout_of
 from .schema import Form, ValueSpec
+from .sheets import CHECK_HEADING, IDENTITY_SHEET, PASS_MARK
 from .styles import Formats
 from .xlsx import FastWorkbook
 
@@ -189,13 +191,16 @@ def _write_workbook(c: Consolidation, path: str, rows_dir: str, by_group: bool =
     ind_col = {code: len(FIXED_COLUMNS) + len(fields) + i for i, (code, _) in enumerate(inds)}
     n_rows = len(c.submissions)
     last_detail = DETAIL_FIRST + max(n_rows, 1) - 1
-    used_range = f"{quote_sheet(DETAIL_SHEET)}!${col_letter(USED_COL)}${DETAIL_FIRST + 1}:${col_letter(USED_COL)}${last_detail + 1}"
-    group_range = f"{quote_sheet(DETAIL_SHEET)}!${col_letter(GROUP_COL)}${DETAIL_FIRST + 1}:${col_letter(GROUP_COL)}${last_detail + 1}"
+
+    def detail_column(col: int) -> str:
+        """A column of the detail's agency rows, as a form sheet names it."""
+        return on_sheet(DETAIL_SHEET, area(DETAIL_FIRST, col, last_detail, col))
+
+    used_range, group_range = detail_column(USED_COL), detail_column(GROUP_COL)
 
     def total_formula(code: str, group: str | None = None) -> str:
-        col = col_letter(ind_col[code])
-        by = f',{group_range},"{_q(_criterion(group))}"' if group is not None else ""
-        return f'=SUMIFS({quote_sheet(DETAIL_SHEET)}!${col}${DETAIL_FIRST + 1}:${col}${last_detail + 1},{used_range},"是"{by})'
+        by = [(group_range, exact_criterion(group))] if group is not None else []
+        return "=" + sumifs(detail_column(ind_col[code]), (used_range, "是"), *by)
 
     used = len(c.used)
     expected = len(c.roster) if c.roster is not None else None
@@ -292,7 +297,7 @@ def _write_form_sheet(ws: Any, sl: SheetLayout, c: Consolidation, lay: Any, fm: 
         total = totals.get(code, 0.0)
         cached: float | str = "" if total is None else total   # a ratio over nothing is blank, as in the template
         if ind.computed:
-            formula = "=" + lay.computed_formula(code, rename[sl.name], rename)
+            formula = "=" + computed_formula(lay, code, rename[sl.name], rename)
         elif ind.spec.numeric:
             formula = total_formula(code)
         else:
@@ -385,7 +390,7 @@ def _previous_columns(ws: Any, out: _RowOrdered, sl: SheetLayout, fm: Formats, t
                     out.add(row, prev_col, partial(ws.write_blank, row, prev_col, None, grey))
                 else:
                     out.add(row, prev_col, partial(ws.write_number, row, prev_col, last, grey))
-            formula = f'=IF(OR({prev_ref}="",{prev_ref}=0,{here}=""),"",({here}-{prev_ref})/{prev_ref})'
+            formula = "=" + growth(here, prev_ref)
             out.add(row, pct_col, partial(ws.write_formula, row, pct_col, formula, pct, cached))
 
 
@@ -500,27 +505,29 @@ def _write_detail(ws: Any, c: Consolidation, fm: Formats, fields: list[tuple[str
     ws.freeze_panes(DETAIL_FIRST, 2)
     # per-group subtotals and the grand total, below the detail rows
     row = last + 2
-    used_rng = f"${col_letter(USED_COL)}${DETAIL_FIRST + 1}:${col_letter(USED_COL)}${last + 1}"
-    group_rng = f"${col_letter(GROUP_COL)}${DETAIL_FIRST + 1}:${col_letter(GROUP_COL)}${last + 1}"
+    used_rng = area(DETAIL_FIRST, USED_COL, last, USED_COL)
+    group_rng = area(DETAIL_FIRST, GROUP_COL, last, GROUP_COL)
     for g in c.groups:
         ws.write_string(row, 1, f"小计：{g}", bold)
         for code, _ in inds:
             col = col_letter(ind_col[code])
             total = sum(s.result.values.get(code) or 0 for s in c.used if s.group == g)
-            ws.write_formula(row, ind_col[code], f'=SUMIFS({col}${DETAIL_FIRST + 1}:{col}${last + 1},{group_rng},"{_q(_criterion(g))}",{used_rng},"是")', bold_num, total)
+            ws.write_formula(row, ind_col[code], "=" + sumifs(f"{col}${DETAIL_FIRST + 1}:{col}${last + 1}", (group_rng, exact_criterion(g)), (used_rng, "是")),
+                             bold_num, total)
         row += 1
-    parent_rng = f"${col_letter(PARENT_COL)}${DETAIL_FIRST + 1}:${col_letter(PARENT_COL)}${last + 1}"
+    parent_rng = area(DETAIL_FIRST, PARENT_COL, last, PARENT_COL)
     for p in c.parents:
         ws.write_string(row, 1, f"小计（上级单位）：{p}", bold)
         for code, _ in inds:
             col = col_letter(ind_col[code])
             total = sum(s.result.values.get(code) or 0 for s in c.used if s.parent == p)
-            ws.write_formula(row, ind_col[code], f'=SUMIFS({col}${DETAIL_FIRST + 1}:{col}${last + 1},{parent_rng},"{_q(_criterion(p))}",{used_rng},"是")', bold_num, total)
+            ws.write_formula(row, ind_col[code], "=" + sumifs(f"{col}${DETAIL_FIRST + 1}:{col}${last + 1}", (parent_rng, exact_criterion(p)), (used_rng, "是")),
+                             bold_num, total)
         row += 1
     ws.write_string(row, 1, TOTAL_LABEL, bold)
     for code, _ in inds:
         col = col_letter(ind_col[code])
-        ws.write_formula(row, ind_col[code], f'=SUMIFS({col}${DETAIL_FIRST + 1}:{col}${last + 1},{used_rng},"是")', bold_num, c.totals.get(code, 0.0))
+        ws.write_formula(row, ind_col[code], "=" + sumifs(f"{col}${DETAIL_FIRST + 1}:{col}${last + 1}", (used_rng, "是")), bold_num, c.totals.get(code, 0.0))
     # printed: upright when the agencies fit one page down, the names and headings on every page
     _print_setup(ws, sum(widths), _heading_text(c, "各单位明细"), fit=False, landscape=row > DETAIL_PORTRAIT_ROWS,
                  repeat_rows=(DETAIL_CODES, DETAIL_HEAD), repeat_cols=(0, 1), scale=DETAIL_SCALE, side_margin=0.3)
@@ -531,15 +538,6 @@ DETAIL_SCALE = 70          # per cent: 9-point figures print at about 6 points
 DETAIL_PORTRAIT_ROWS = 75  # more rows than this: landscape (more columns a page, fewer rows)
 TOTAL_LABEL = "合计（计入汇总）"   # the grand-total row under the detail (last year's totals are read from it)
 FIXED_CODES = ("agency_code", "agency_name", "agency_group", "status", "used", "file", "agency_parent")
-
-
-def _q(text: str) -> str:
-    return text.replace('"', '""')
-
-
-def _criterion(text: str) -> str:
-    """A SUMIFS criterion matching exactly ``text``: never read as an operator (<5, =x) or a wildcard (部门*)."""
-    return "=" + text.replace("~", "~~").replace("*", "~*").replace("?", "~?")
 
 
 def _write_status(ws: Any, c: Consolidation, fm: Formats) -> None:

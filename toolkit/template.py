@@ -26,36 +26,36 @@ from . import __version__, patterns
 from . import rules as rx
 from .checks import RuleResult, run_rules
 from .files import neutralise, safe_stem, unique_names, write_atomic, write_text_atomic
+from .formulas import a1, area, computed_formula, live_check, on_sheet
 from .identity import IDENTITY_FORMAT, PROPERTY_LIMIT, PROPERTY_PREFIX, Identity
 from .layout import (
     CHECK_FONT_SCALE,
+    CHECKS_FIRST_ROW,
+    EXPLANATION_COL,
+    LAYOUT_VERSION,
+    PREVIOUS_COL,
+    Layout,
+    SheetLayout,
+    display_width,
+    layout_of,
+)
+from .messages import general_message, message_template, render_message
+from .roster import Agency
+from .schema import Form, RuleInstance, ValueSpec
+from .sheets import (
     CHECK_HEADING,
     CHECKS_COLUMNS,
-    CHECKS_FIRST_ROW,
     CHECKS_SHEET,
-    EXPLANATION_COL,
     EXPLANATION_HEADING,
     EXPLANATION_MAX,
     IDENTITY_SHEET,
     INSTRUCTIONS_SHEET,
-    LAYOUT_VERSION,
     LISTS_SHEET,
     NOT_APPLICABLE_MARK,
     PASS_MARK,
     PREV_SHEET,
-    PREVIOUS_COL,
     RETURN_SHEET,
-    Layout,
-    SheetLayout,
-    a1,
-    col_letter,
-    display_width,
-    layout_of,
-    message_template,
-    render_message,
 )
-from .roster import Agency
-from .schema import Form, RuleInstance, ValueSpec
 from .styles import Formats
 from .validate import FoundCell
 from .xlsx import ProtectedWorkbook
@@ -191,9 +191,9 @@ def missing_fields(form: Form, values: Mapping[str, Any], prefill: Mapping[str, 
 
 def status_formula(form: Form, lay: Layout) -> str:
     """The live status line: rules failing (from the 审核 sheet) and required fields left blank."""
-    first, last = CHECKS_FIRST_ROW + 1, CHECKS_FIRST_ROW + max(len(form.instances), 1)
-    sev = f"'{CHECKS_SHEET}'!$C${first}:$C${last}"
-    ok = f"'{CHECKS_SHEET}'!$E${first}:$E${last}"
+    first, last = CHECKS_FIRST_ROW, CHECKS_FIRST_ROW + max(len(form.instances), 1) - 1
+    sev = on_sheet(CHECKS_SHEET, area(first, 2, last, 2))     # 级别
+    ok = on_sheet(CHECKS_SHEET, area(first, 4, last, 4))      # 通过
     errors = f'COUNTIFS({sev},"{SEVERITY_ZH["error"]}",{ok},FALSE)'
     warnings = f'COUNTIFS({sev},"{SEVERITY_ZH["warning"]}",{ok},FALSE)'
     cells = [(lay.field_cells[f.code].ref(None), f.label) for f in required_fields(form) if f.code in lay.field_cells]
@@ -221,9 +221,9 @@ class TemplatePlan:
         for _, spec in _all_specs(form):
             if spec.type == "choice" and sum(len(x) + 1 for x in spec.choices) > INLINE_LIST_LIMIT and spec not in self.long_lists:
                 self.long_lists.append(spec)
-        self.list_sources = {spec: f"={LISTS_SHEET}!${col_letter(j)}$2:${col_letter(j)}${len(spec.choices) + 1}"
+        self.list_sources = {spec: "=" + on_sheet(LISTS_SHEET, area(1, j, len(spec.choices), j))
                              for j, spec in enumerate(self.long_lists)}
-        self.check_rows = [(self.layout.check_rows[inst.id], inst, "=" + self.layout.rule_formulas(inst, "zh", CHECKS_SHEET))
+        self.check_rows = [(self.layout.check_rows[inst.id], inst, "=" + live_check(self.layout, inst, "zh", CHECKS_SHEET))
                            for inst in form.instances]
         self.status_formula = status_formula(form, self.layout)
         self.sheets = [self._plan_sheet(s) for s in self.layout.sheets]
@@ -235,7 +235,7 @@ class TemplatePlan:
         for code, (row, col) in sl.inputs.items():
             ind = form.indicators[code]
             if ind.computed:
-                plan.formulas[(row, col)] = ("=" + lay.computed_formula(code, sl.name), code)
+                plan.formulas[(row, col)] = ("=" + computed_formula(lay, code, sl.name), code)
             else:
                 title = form.table(ind.table).rows[ind.row].label
                 groups.setdefault((ind.spec, title), []).append((row, col))
@@ -733,7 +733,7 @@ def instruction_lines(form: Form, contact: str = "") -> list[tuple[str, str]]:
     lines += [("item", f"{i}. {text}") for i, text in enumerate(items, 1)]
     lines += [("blank", ""), ("heading", "二、审核规则")]
     for r in form.rules:
-        text = r.explain or message_template_rule(r)
+        text = r.explain or general_message(r)
         each = {"column": "（每一列分别检查）", "row": "（每一行分别检查）"}.get(r.each or "", "")
         if each and ("每一列" in text or "每一行" in text):
             each = ""
@@ -763,10 +763,6 @@ def _write_instructions(ws: Worksheet, form: Form, plan: TemplatePlan, fm: Forma
     ws.set_margins(left=0.6, right=0.6, top=0.7, bottom=0.7)
     ws.hide_gridlines(2)
     _protect(ws, password)
-
-
-def message_template_rule(rule) -> str:
-    return rule.message.replace("{left}", "…").replace("{right}", "…").replace("{diff}", "…").replace("{col}", "各列").replace("{row}", "各行")
 
 
 # ---------------------------------------------------------------------------- many templates

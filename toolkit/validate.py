@@ -18,25 +18,15 @@ from typing import Any
 
 from . import rules as rx
 from .checks import evaluate_instance, with_computed
+from .formulas import a1
 from .identity import SUMMARY_FORMAT, Identity
 from .issues import Issue
-from .layout import (
-    CHECKS_SHEET,
-    EXPLANATION_COL,
-    EXPLANATION_MAX,
-    IDENTITY_SHEET,
-    LAYOUT_VERSION,
-    PREV_SHEET,
-    RETURN_SHEET,
-    Layout,
-    SheetLayout,
-    a1,
-    layout_of,
-)
+from .layout import EXPLANATION_COL, LAYOUT_VERSION, Layout, SheetLayout, layout_of
 from .package import Rejected
 from .reader import RawWorkbook, open_workbook
 from .registry import Registry
 from .schema import Field, Form, ValueSpec
+from .sheets import CHECKS_SHEET, EXPLANATION_MAX, IDENTITY_SHEET, PREV_SHEET, RETURN_SHEET
 from .values import ABSURD, ErrorValue, Skip, json_value, parse_value, show
 
 MAX_DIFFERENCES = 5

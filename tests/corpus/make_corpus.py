@@ -46,7 +46,7 @@ if __name__ == "__main__" and (HERE.parent.parent / "toolkit").is_dir():
     sys.path.insert(0, str(HERE.parent.parent))   # as a script: the toolkit of this checkout
 
 import filled as F  # noqa: E402
-from toolkit.layout import IDENTITY_SHEET  # noqa: E402
+from toolkit.sheets import IDENTITY_SHEET  # noqa: E402
 from toolkit.roster import Agency  # noqa: E402
 
 SHEET = "统计表"          # Form A's only form sheet
