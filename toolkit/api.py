@@ -188,7 +188,7 @@ def check(paths: Iterable[PathLike] | PathLike | Found, forms: FormsArg = None, 
             raise NoWorkbooks(named or [s.path for s in found.skipped], found.skipped)
         issued = _read_issued(manifest)
         registry = registry_of(forms, schema_dirs)
-        results = check_found(found, registry, jobs=jobs, progress=progress)
+        results = check_found(found, registry, jobs=jobs, progress=_building_forms(registry, progress))
     finally:
         if found is not paths:
             found.cleanup()
@@ -201,6 +201,30 @@ def check(paths: Iterable[PathLike] | PathLike | Found, forms: FormsArg = None, 
         from .previous import apply_previous
         apply_previous(results, last, registry)
     return results
+
+
+def _building_forms(registry: Registry, progress: Callable[[Result], None] | None) -> Callable[[Result], None]:
+    """``progress``, and on the first return of each form edition, that form built here too.
+
+    The period check and the merge need the Form in this process after the reads; built while the
+    workers are still reading, it is ready when they finish instead of being built after them.
+    """
+    seen: set[tuple[str, str]] = set()
+
+    def on_result(r: Result) -> None:
+        ident = r.identity
+        if ident is not None and ident.schema_id and r.status != "rejected":
+            key = (ident.schema_id, ident.schema_version)
+            if key not in seen:
+                seen.add(key)
+                try:
+                    registry.get(*key)
+                except Exception:       # the merge says why, later, as it always did
+                    pass
+        if progress is not None:
+            progress(r)
+
+    return on_result
 
 
 def _read_issued(manifest: PathLike | None) -> dict[str, str] | None:

@@ -30,11 +30,14 @@ def _limit_worker() -> None:
 _registry: Registry | None = None
 
 
-def _init(spec: RegistrySpec) -> None:
+def _init(spec: RegistrySpec, inherited: Registry | None = None) -> None:
+    """Worker start: limits first, then the forms. ``inherited`` is the parent's own registry, handed
+    over only when the worker is forked (nothing is pickled then) and it describes exactly ``spec``:
+    the forms the parent has already built are then not built again in every worker."""
     global _registry
     _limit_worker()
     _quiet_native_errors()
-    _registry = Registry.from_spec(spec)
+    _registry = inherited if inherited is not None else Registry.from_spec(spec)
 
 
 def _quiet_native_errors() -> None:
@@ -117,11 +120,21 @@ def check_many(files: Sequence[Path], registry: Registry, schema_dirs: Sequence[
     if not files:
         return []
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(files)))
-    return list(_pool_map(files, registry.spec(schema_dirs), jobs, progress))
+    spec = registry.spec(schema_dirs)
+    return list(_pool_map(files, spec, jobs, progress, _inheritable(registry, spec)))
+
+
+def _inheritable(registry: Registry, spec: RegistrySpec) -> Registry | None:
+    """The parent's registry, when forked workers can simply keep it (see :func:`_init`)."""
+    import multiprocessing
+
+    if multiprocessing.get_start_method() != "fork" or registry.spec() != spec:
+        return None
+    return registry
 
 
 def _pool_map(files: Sequence[Path], spec: RegistrySpec, jobs: int,
-              progress: Callable[[Result], None] | None) -> Iterable[Result]:
+              progress: Callable[[Result], None] | None, inherited: Registry | None = None) -> Iterable[Result]:
     """Map check_file over files in a pool; a dead worker or a timeout costs only its file.
 
     When a worker dies, every file in flight fails with it; those files are then read again one
@@ -129,18 +142,19 @@ def _pool_map(files: Sequence[Path], spec: RegistrySpec, jobs: int,
     """
     names = [str(f) for f in files]
     results: dict[str, Result] = {}
-    suspects = _run_pool(names, spec, jobs, results, progress)
+    suspects = _run_pool(names, spec, jobs, results, progress, inherited=inherited)
     while suspects:
-        suspects = _run_pool(suspects, spec, 1, results, progress, blame_first=True)
+        suspects = _run_pool(suspects, spec, 1, results, progress, blame_first=True, inherited=inherited)
     return [results[n] for n in names]
 
 
 def _run_pool(names: list[str], spec: RegistrySpec, jobs: int, results: dict[str, Result],
-              progress: Callable[[Result], None] | None, blame_first: bool = False) -> list[str]:
+              progress: Callable[[Result], None] | None, blame_first: bool = False,
+              inherited: Registry | None = None) -> list[str]:
     from concurrent.futures import TimeoutError as FutureTimeout
     from concurrent.futures.process import BrokenProcessPool
 
-    pool = ProcessPoolExecutor(max_workers=jobs, initializer=_init, initargs=(spec,))
+    pool = ProcessPoolExecutor(max_workers=jobs, initializer=_init, initargs=(spec, inherited))
     broken = False
     try:
         if blame_first:
@@ -158,8 +172,7 @@ def _run_pool(names: list[str], spec: RegistrySpec, jobs: int, results: dict[str
                 if broken:
                     return names[i + 1:]
             return []
-        size = _chunk_size(len(names), jobs)
-        chunks = [names[i:i + size] for i in range(0, len(names), size)]
+        chunks = _chunks(names, jobs)
         futures = [(chunk, pool.submit(_check_chunk, chunk)) for chunk in chunks]
         for chunk, fut in futures:
             try:
@@ -184,10 +197,26 @@ def _run_pool(names: list[str], spec: RegistrySpec, jobs: int, results: dict[str
         _shutdown(pool, broken)
 
 
-def _chunk_size(n: int, jobs: int) -> int:
-    """Files per hand-off: several per task (fewer round trips), but enough tasks per worker to
-    balance the load, and small enough that a crash costs a short re-read of its chunk."""
-    return max(1, min(16, n // (jobs * 4)))
+def _chunk_size(left: int, jobs: int) -> int:
+    """Files in the next hand-off when ``left`` are still to be handed out: an even share of what is
+    left, but at most 16 (a crash costs a short re-read of its chunk; a pool of many workers still
+    balances), so the hand-offs shrink as the work runs out (guided self-scheduling)."""
+    return max(1, min(16, left // jobs))
+
+
+def _chunks(names: list[str], jobs: int) -> list[list[str]]:
+    """The files in hand-offs sized by what is left, not by the whole batch: chunks of 16 while there
+    is plenty, then 8, 4, 2, 1 at the end, so the workers finish together instead of one idling
+    while the other reads a last chunk of 16 (up to a fifth of a second at 300 files). Shrinking
+    more slowly (a quarter of a worker's share) finished as evenly but handed off twice as often,
+    and every hand-off costs a worker its turn on a busy machine."""
+    out: list[list[str]] = []
+    i = 0
+    while i < len(names):
+        size = _chunk_size(len(names) - i, jobs)
+        out.append(names[i:i + size])
+        i += size
+    return out
 
 
 def _failed(name: str, timeout: bool) -> Result:
