@@ -246,6 +246,38 @@ def test_every_read_is_isolated_under_the_limits_whatever_jobs(returns, monkeypa
         assert 0 < seen["timer"] <= runner.TIME_LIMIT
 
 
+def _dies_on_crash(path, registry):
+    """Stands in for check_file: the worker dies on a file named crash*, as a native abort would
+    kill it; otherwise says which process read the file."""
+    from toolkit.validate import Result
+    if Path(path).name.startswith("crash"):
+        os._exit(134)
+    r = Result(file=str(path), status="valid")
+    r.reason_en = str(os.getpid())
+    return r
+
+
+def test_after_a_worker_dies_the_files_still_waiting_are_read_in_parallel_again(tmp_path, monkeypatch):
+    """Only the files that can have been in the dead worker's hands are re-read one at a time (to
+    name the culprit); the rest of a large batch goes back to a pool of --jobs workers."""
+    import toolkit.runner as runner
+
+    monkeypatch.setattr(runner, "check_file", _dies_on_crash)
+    files = []
+    for i in range(400):
+        p = tmp_path / (f"crash{i:03d}.xlsx" if i == 5 else f"f{i:03d}.xlsx")
+        p.write_bytes(b"x")
+        files.append(p)
+    results = check_many(files, Registry(), jobs=2)
+    assert [Path(r.file).name for r in results] == [p.name for p in files]
+    assert results[5].status == "rejected" and "crashed" in results[5].reason_en
+    assert all(r.status == "valid" for i, r in enumerate(results) if i != 5)
+    # the chunks handed out before the crash: at most 2 × jobs + 1 of 16 files; after them, the
+    # files are read by two workers again, not one
+    late = {r.reason_en for r in results[5 * 16 + 16:]}
+    assert len(late) >= 2, late
+
+
 # ============================================================================ foreign files
 
 def test_a_file_of_an_unknown_form_is_a_rejected_return_named(returns, tmp_path):

@@ -139,18 +139,25 @@ def _pool_map(files: Sequence[Path], spec: RegistrySpec, jobs: int,
 
     When a worker dies, every file in flight fails with it; those files are then read again one
     at a time in a single-worker pool, so the one that really kills its reader is named exactly.
+    The files that were still waiting their turn go back to a pool of ``jobs`` workers: one hostile
+    file early in a batch of thousands does not leave the rest to a single core.
     """
     names = [str(f) for f in files]
     results: dict[str, Result] = {}
-    suspects = _run_pool(names, spec, jobs, results, progress, inherited=inherited)
-    while suspects:
-        suspects = _run_pool(suspects, spec, 1, results, progress, blame_first=True, inherited=inherited)
+    waiting = names
+    while waiting:
+        suspects, waiting = _run_pool(waiting, spec, jobs, results, progress, inherited=inherited)
+        while suspects:
+            suspects, _ = _run_pool(suspects, spec, 1, results, progress, blame_first=True, inherited=inherited)
     return [results[n] for n in names]
 
 
 def _run_pool(names: list[str], spec: RegistrySpec, jobs: int, results: dict[str, Result],
               progress: Callable[[Result], None] | None, blame_first: bool = False,
-              inherited: Registry | None = None) -> list[str]:
+              inherited: Registry | None = None) -> tuple[list[str], list[str]]:
+    """Read ``names`` into ``results``; after a worker died, return the files it may have died on
+    (those of the chunks that can have been handed to a worker: the first ``2 * jobs + 1`` not
+    finished — each worker's, and the executor's queue of ``jobs + 1``) and those still waiting."""
     from concurrent.futures import TimeoutError as FutureTimeout
     from concurrent.futures.process import BrokenProcessPool
 
@@ -170,8 +177,8 @@ def _run_pool(names: list[str], spec: RegistrySpec, jobs: int, results: dict[str
                 if progress:
                     progress(r)
                 if broken:
-                    return names[i + 1:]
-            return []
+                    return names[i + 1:], []
+            return [], []
         chunks = _chunks(names, jobs)
         futures = [(chunk, pool.submit(_check_chunk, chunk)) for chunk in chunks]
         for chunk, fut in futures:
@@ -191,8 +198,10 @@ def _run_pool(names: list[str], spec: RegistrySpec, jobs: int, results: dict[str
                         results[name] = r
                         if progress:
                             progress(r)
-            return [n for n in names if n not in results]
-        return []
+            unfinished = [chunk for chunk, _ in futures if chunk[0] not in results]
+            in_flight = unfinished[:2 * jobs + 1]
+            return [n for c in in_flight for n in c], [n for c in unfinished[2 * jobs + 1:] for n in c]
+        return [], []
     finally:
         _shutdown(pool, broken)
 
