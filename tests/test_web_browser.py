@@ -1,10 +1,13 @@
 """The web in a real browser (Debian's chromium + chromedriver, driven by selenium, headless):
 an agency opens its link, uploads a return with errors, sees them at their cells, downloads the
 annotated copy, uploads the corrected file and sees 已通过; the office, logged in, sees its
-dashboard change (the live count, without reloading). Each page is saved under docs/images/."""
+dashboard change (the live count, without reloading). Each page is saved as a screenshot, to be
+looked at: in a temporary folder (printed), or under docs/images/ — the pictures the docs show —
+when TOOLKIT_SCREENSHOTS=docs/images is set (a test run never rewrites the checkout by itself)."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import time
@@ -16,7 +19,7 @@ from web_fixtures import D002, PASSWORD, corrected_d002, make_site
 from web_server import running_server
 
 ROOT = Path(__file__).resolve().parent.parent
-IMAGES = ROOT / "docs" / "images"
+IMAGES = Path(os.environ.get("TOOLKIT_SCREENSHOTS") or Path(tempfile.gettempdir()) / "toolkit-screenshots")
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 
 pytestmark = [pytest.mark.slow,
