@@ -166,6 +166,7 @@ def _outputs(out: Path) -> dict[str, str]:
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in out.iterdir() if p.is_file()}
 
 
+@pytest.mark.slow          # a real merge process over 1500+ files, SIGKILLed while it reads
 def test_sigkill_while_reading_leaves_the_previous_outputs(inputs, tmp_path):
     out, tmp = tmp_path / "out", tmp_path / "tmp"
     tmp.mkdir()
@@ -235,6 +236,7 @@ def _kill_while_writing(inputs: Path, tmp_path: Path) -> tuple[Path, Path, dict[
     return out, tmp, previous
 
 
+@pytest.mark.slow          # a real merge process, SIGKILLed while it writes
 def test_sigkill_while_writing_the_summary_leaves_the_previous_outputs(inputs, tmp_path):
     out, _, previous = _kill_while_writing(inputs, tmp_path)
     assert {n: h for n, h in _outputs(out).items() if not n.startswith(".")} == previous
@@ -242,6 +244,7 @@ def test_sigkill_while_writing_the_summary_leaves_the_previous_outputs(inputs, t
         assert zf.testzip() is None
 
 
+@pytest.mark.slow          # two real merge processes, the first SIGKILLed
 def test_sigkill_leftovers_are_swept_by_the_next_run(inputs, tmp_path):
     """SIGKILL runs no cleanup code: a killed run's temporaries (named with its process id) may stay
     until the next write, which removes them — the outputs themselves are never half-written."""

@@ -465,6 +465,7 @@ def _same(py, ex):
 
 
 @needs_formulas
+@pytest.mark.slow          # differential: 40 random expressions × 200 value sets (>12000) through the formulas engine
 def test_agreement_with_excel():
     rnd = random.Random(20240521)
     texts = FIXED + [random_expression(rnd) for _ in range(40)]
@@ -496,6 +497,7 @@ def test_division_by_zero_agrees_with_excel():
 
 
 @needs_formulas
+@pytest.mark.slow          # differential: random comparisons × value sets through the formulas engine
 def test_excel_holds_agrees_with_holds():
     rnd = random.Random(99)
     ops = list(rx.COMPARISONS)
