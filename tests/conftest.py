@@ -29,6 +29,9 @@ SLOW_FIXTURES = {
     "pg_server": "starts a real PostgreSQL server (initdb + pg_ctl) or uses TOOLKIT_TEST_PG_URL",
     "pg_url": "creates a database on a real PostgreSQL server",
     "fuzz_run": "a fuzzing budget: thousands of mutants checked for FUZZ_BUDGET seconds in child processes",
+    "corpus": "test_corpus.py's whole corpus: the heavy cases too (zip and XML bombs, 5000 sheets, a million "
+              "shared strings), each checked in a fresh memory-limited interpreter; the light cases are checked "
+              "one by one in the quick run (light_corpus)",
 }
 
 # whole modules whose every test is heavy
