@@ -82,6 +82,7 @@ def inputs(tmp_path_factory) -> Path:
 
 # ---------------------------------------------------------------------------- inputs are read only
 
+@pytest.mark.slow          # three real `toolkit` processes over a hostile folder (a zip bomb among them); test_library_check_never_touches_the_input is the quick one
 def test_check_and_merge_never_touch_the_inputs(inputs, tmp_path):
     before = snapshot(inputs)
     out = tmp_path / "out"
@@ -322,6 +323,7 @@ def _strip_string_literals(formula: str) -> str:
     return re.sub(r'"(?:[^"]|"")*"', '""', formula)
 
 
+@pytest.mark.slow          # a real `toolkit merge` process; tests/test_merge_cli.py::test_agency_text_neutralised_in_csv is the quick one
 def test_agency_text_is_neutralised_in_every_output(evil, tmp_path):
     from openpyxl import load_workbook
 

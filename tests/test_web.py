@@ -365,6 +365,7 @@ def test_links_and_passwd_commands(tmp_path):
     assert h.startswith("$argon2") and PASSWORD not in h
 
 
+@pytest.mark.slow          # a fresh interpreter, to see what importing the CLI loads
 def test_check_does_not_import_the_web_stack():
     import subprocess
     import sys
