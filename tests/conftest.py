@@ -20,8 +20,11 @@ def lo():
 
 
 # The quick run (``python -m pytest -m "not slow"``) is a developer's edit loop; CI runs everything.
-# A test is slow when it needs a real external program or a budget of seconds, never only because
-# it is long to read. Marked here, by what the test uses, so the reason is written once:
+# A test is slow when it needs a real external program (LibreOffice, PostgreSQL, Chromium, a wheel
+# build), spends a budget (fuzzing, benchmarks, random differentials against the formulas engine),
+# spawns fresh interpreters to kill or time them, or is the larger twin of a quick test (Form B's 42
+# samples beside Form A's 15) — never only because it is long to read; every command and the library
+# keep quick tests. Marked here, by what the test uses, so the reason is written once:
 
 # fixtures that start a real program or spend a budget
 SLOW_FIXTURES = {
