@@ -169,6 +169,7 @@ def test_the_sample_reminder_list_names_exactly_who_owes_a_usable_return():
     assert rows[0][:5] == ["序号", "单位代码", "单位名称", "分组", "情况"] and len(rows) == len(rems) + 1
 
 
+@pytest.mark.slow          # a speed comparison: merge, annotate and merge again over all 42 sample returns
 def test_merge_writes_copies_and_reminders_and_annotating_is_not_slower(tmp_path):
     runner = CliRunner(env={"TOOLKIT_LANG": "zh"})
     t = time.perf_counter()

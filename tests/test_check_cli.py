@@ -300,6 +300,7 @@ def test_mixed_folder_in_json(mixed):
     assert all(e["reason"] for e in doc if e["status"] == "rejected")
 
 
+@pytest.mark.slow          # a real `toolkit check` process; the other tests here run the same command in process
 def test_real_process_never_prints_a_traceback(mixed):
     """The installed command, as a clerk's office runs it (stderr included)."""
     d, good, bad = mixed

@@ -63,7 +63,9 @@ from toolkit.validate import check_file
 # ---------------------------------------------------------------------------- the bundled samples
 
 
-@pytest.fixture(scope="module", params=[FORM_B, FORM_A])
+# Form B's 42 sample returns, re-read independently, take ten times Form A's 15: the quick run compares
+# Form A's summary cell by cell with the same tests, the full run both.
+@pytest.fixture(scope="module", params=[pytest.param(FORM_B, marks=pytest.mark.slow), FORM_A])
 def sample(request, tmp_path_factory) -> Sample:
     form_id = request.param
     folder = SAMPLES[form_id]

@@ -82,6 +82,7 @@ def inputs(tmp_path_factory) -> Path:
 
 # ---------------------------------------------------------------------------- inputs are read only
 
+@pytest.mark.slow          # three real `toolkit` processes over a hostile folder (a zip bomb among them); test_library_check_never_touches_the_input is the quick one
 def test_check_and_merge_never_touch_the_inputs(inputs, tmp_path):
     before = snapshot(inputs)
     out = tmp_path / "out"
@@ -166,6 +167,7 @@ def _outputs(out: Path) -> dict[str, str]:
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in out.iterdir() if p.is_file()}
 
 
+@pytest.mark.slow          # a real merge process over 1500+ files, SIGKILLed while it reads
 def test_sigkill_while_reading_leaves_the_previous_outputs(inputs, tmp_path):
     out, tmp = tmp_path / "out", tmp_path / "tmp"
     tmp.mkdir()
@@ -235,6 +237,7 @@ def _kill_while_writing(inputs: Path, tmp_path: Path) -> tuple[Path, Path, dict[
     return out, tmp, previous
 
 
+@pytest.mark.slow          # a real merge process, SIGKILLed while it writes
 def test_sigkill_while_writing_the_summary_leaves_the_previous_outputs(inputs, tmp_path):
     out, _, previous = _kill_while_writing(inputs, tmp_path)
     assert {n: h for n, h in _outputs(out).items() if not n.startswith(".")} == previous
@@ -242,6 +245,7 @@ def test_sigkill_while_writing_the_summary_leaves_the_previous_outputs(inputs, t
         assert zf.testzip() is None
 
 
+@pytest.mark.slow          # two real merge processes, the first SIGKILLed
 def test_sigkill_leftovers_are_swept_by_the_next_run(inputs, tmp_path):
     """SIGKILL runs no cleanup code: a killed run's temporaries (named with its process id) may stay
     until the next write, which removes them — the outputs themselves are never half-written."""
@@ -319,6 +323,7 @@ def _strip_string_literals(formula: str) -> str:
     return re.sub(r'"(?:[^"]|"")*"', '""', formula)
 
 
+@pytest.mark.slow          # a real `toolkit merge` process; tests/test_merge_cli.py::test_agency_text_neutralised_in_csv is the quick one
 def test_agency_text_is_neutralised_in_every_output(evil, tmp_path):
     from openpyxl import load_workbook
 

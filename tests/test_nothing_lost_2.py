@@ -180,6 +180,7 @@ def hostile(tmp_path_factory) -> Iterator[tuple[Path, list[dict], dict[str, str]
     _unnest(d, "长" * 60, 24)
 
 
+@pytest.mark.slow          # a real `toolkit merge` process over every way a path can fail
 def test_merge_of_the_hostile_folder_keeps_every_good_total_and_lists_every_other_path(hostile, tmp_path):
     d, figures, expect = hostile
     proc = subprocess.run([sys.executable, "-m", "toolkit", "merge", str(d), "-o", str(tmp_path / "s.xlsx"),
@@ -207,6 +208,7 @@ def test_merge_of_the_hostile_folder_keeps_every_good_total_and_lists_every_othe
         assert lines and reason in lines[0], (fragment, lines)
 
 
+@pytest.mark.slow          # a real `toolkit merge` process (an in-process read of a FIFO could hang the run)
 def test_a_fifo_roster_is_refused_not_waited_for(returns, tmp_path):
     fifo = tmp_path / "roster.csv"
     os.mkfifo(fifo)

@@ -465,6 +465,7 @@ def _same(py, ex):
 
 
 @needs_formulas
+@pytest.mark.slow          # differential: 40 random expressions × 200 value sets (>12000) through the formulas engine
 def test_agreement_with_excel():
     rnd = random.Random(20240521)
     texts = FIXED + [random_expression(rnd) for _ in range(40)]
@@ -485,6 +486,7 @@ def test_agreement_with_excel():
 
 
 @needs_formulas
+@pytest.mark.slow          # imports the formulas Excel engine (about two seconds before the first formula)
 def test_division_by_zero_agrees_with_excel():
     cases = [("v11 / v12", {"v11": 3}), ("v11 / v12", {"v11": 3, "v12": 0}),
              ("sum(v11:v13) / (v21 - v22)", {"v21": 4, "v22": 4}), ("round(v11 / v12, 1)", {}),
@@ -496,6 +498,7 @@ def test_division_by_zero_agrees_with_excel():
 
 
 @needs_formulas
+@pytest.mark.slow          # differential: random comparisons × value sets through the formulas engine
 def test_excel_holds_agrees_with_holds():
     rnd = random.Random(99)
     ops = list(rx.COMPARISONS)
@@ -536,6 +539,7 @@ def test_excel_holds_agrees_with_holds():
 
 
 @needs_formulas
+@pytest.mark.slow          # imports the formulas Excel engine (about two seconds before the first formula)
 def test_excel_holds_edges():
     """Equal sides, floating noise and the tolerance boundary, evaluated by formulas."""
     for op, left, right, tol, want in [

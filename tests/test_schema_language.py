@@ -161,6 +161,7 @@ def test_if_then_and_when_are_one_tree():
 
 
 @needs_formulas
+@pytest.mark.slow          # differential: 400 random conditional rules through the formulas engine
 def test_conditional_rule_excel_agrees_with_python():
     """The shape the live check uses, IF(when, IF(then, ✓, message), —), against the Python decision."""
     rnd = random.Random(5)
@@ -210,6 +211,7 @@ def test_format_places(x, places, text):
 
 
 @needs_formulas
+@pytest.mark.slow          # differential: 310 numbers × 4 places through the formulas engine
 def test_format_places_agrees_with_excel_text():
     rnd = random.Random(3)
     xs = [0.499999999999773, -0.12299999999999, 150, -0.001, 1.005, 2.675, 0.125, -0.125, 1e-12, 99999.995]

@@ -9,14 +9,16 @@ import io
 import json
 import logging
 import re
+import shutil
 import warnings
+from pathlib import Path
 
 import openpyxl
 import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 from collection_pg import pg_server, pg_url  # noqa: F401  (fixtures)
-from web_fixtures import D001, D002, D004, PASSWORD, corrected_d002, csrf_of, make_site
+from web_fixtures import D001, D002, D004, PASSWORD, Site, corrected_d002, csrf_of, make_site
 
 warnings.filterwarnings("ignore", message=".*httpx.*")
 
@@ -31,9 +33,21 @@ from toolkit.web import app as web_app  # noqa: E402
 from toolkit.web import create_app  # noqa: E402
 
 
+@pytest.fixture(scope="session")
+def made_site(tmp_path_factory) -> Site:
+    """The sample collection's store, made once: migrations, 54 links and the office password's
+    argon2 hash (deliberately slow) cost about a second, the same for every test."""
+    return make_site(str(tmp_path_factory.mktemp("site") / "collect.db"))
+
+
 @pytest.fixture()
-def site(tmp_path):
-    return make_site(str(tmp_path / "collect.db"))
+def site(made_site, tmp_path) -> Site:
+    """A fresh copy of that store for each test (its own file: what one test stores, no other sees)."""
+    db = tmp_path / "collect.db"
+    for suffix in ("", "-wal"):              # the store is closed, so the WAL is normally checkpointed away
+        if Path(made_site.db + suffix).exists():
+            shutil.copyfile(made_site.db + suffix, str(db) + suffix)
+    return Site(str(db), dict(made_site.links))
 
 
 @pytest.fixture()
@@ -351,6 +365,7 @@ def test_links_and_passwd_commands(tmp_path):
     assert h.startswith("$argon2") and PASSWORD not in h
 
 
+@pytest.mark.slow          # a fresh interpreter, to see what importing the CLI loads
 def test_check_does_not_import_the_web_stack():
     import subprocess
     import sys
