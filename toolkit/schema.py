@@ -15,7 +15,7 @@ import json
 import os
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -412,11 +412,24 @@ def load_form(source: str | Path | Mapping[str, Any], name: str | None = None) -
     else:
         doc = read_document(source)
         label = name or str(source)
-    form, problems = _build(doc)
-    if problems or form is None:
-        raise SchemaError(label, problems)
-    form.source = label
-    return form
+    key = content_hash(doc)
+    built = _BUILT.get(key)
+    if built is None:
+        form, problems = _build(doc)
+        if problems or form is None:
+            raise SchemaError(label, problems)
+        built = _BUILT[key] = form
+        while len(_BUILT) > 32:
+            _BUILT.pop(next(iter(_BUILT)))
+    return replace(built, source=label)
+
+
+# Forms already built, by the content hash of their document. Checking a document against the
+# meta-schema and building it costs 0.1–0.3 s; a library caller's ``check_file`` without a
+# registry, every registry of a long-running server and each test would pay it again for the same
+# bytes. A Form is not changed once built (its ``_memo`` only caches what it computes), so the
+# copies handed out share everything but their ``source``.
+_BUILT: dict[str, Form] = {}
 
 
 def check_document(doc: Mapping[str, Any]) -> list[Problem]:

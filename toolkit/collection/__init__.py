@@ -9,6 +9,8 @@ Alembic). In two lines::
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from .errors import CollectionError
 from .model import (
     AGENCY_STATUS,
@@ -18,8 +20,22 @@ from .model import (
     StatusReport,
     Version,
 )
-from .outputs import export, summary
-from .store import Store
+
+if TYPE_CHECKING:
+    from .outputs import export, summary
+    from .store import Store
+
+
+def __getattr__(name: str) -> Any:
+    """The store and its outputs load SQLAlchemy (a third of a second): only when asked for, so
+    ``toolkit check`` and ``toolkit merge``, which never touch a database, start without it."""
+    if name == "Store":
+        from .store import Store
+        return Store
+    if name in ("export", "summary"):
+        from . import outputs
+        return getattr(outputs, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
     "AGENCY_STATUS",
@@ -46,6 +62,7 @@ def init_collection(db: str, form: str, year: int | str | None, roster: str, off
     from .. import schema as schema_mod
     from ..registry import Registry
     from ..roster import read_roster
+    from .store import Store
 
     versions = Registry(schema_dirs).versions(form)
     loaded = Registry(schema_dirs).get(form, versions[-1]) if versions else schema_mod.load_form(schema_mod.resolve(form))
