@@ -53,6 +53,7 @@ def test_check_in_both_languages(returns):
     assert run("--lang", "zh", "check", returns, "--lang", "en", "--jobs", "1").output == en.output
 
 
+@pytest.mark.slow  # slow: over a second of whole-roster work; the quick run keeps smaller tests of the same command
 def test_merge_final_line_in_both_languages(tmp_path):
     args = ("merge", RETURNS, "--roster", ROSTER, "--jobs", "2")
     zh = run(*args, "-o", tmp_path / "zh.xlsx")

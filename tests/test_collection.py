@@ -286,6 +286,7 @@ def test_migrations_create_exactly_the_tables(db):
     assert diff == []
 
 
+@pytest.mark.slow  # slow: over a second of whole-roster work; the quick run keeps smaller tests of the same command
 def test_init_issues_templates_and_records_their_ids(tmp_path):
     """`init --templates` writes one template per agency and the store remembers each template id;
     a template filled in as it was sent is received and counted for its agency."""

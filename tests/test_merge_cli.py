@@ -98,6 +98,7 @@ def test_exit_0_and_one_line(merged):
     assert sorted(os.listdir(out)) == ["detail-en.csv", "detail.csv", "totals.json", "zh.xlsx", "汇总.xlsx"]   # no temporary files left
 
 
+@pytest.mark.slow  # slow: over a second of whole-roster work; the quick run keeps smaller tests of the same command
 def test_json_and_csv_carry_the_totals_and_detail(merged):
     _, out = merged
     files = sorted(SAMPLES[FORM_B].glob("*.xlsx"))
@@ -140,6 +141,7 @@ def test_json_and_csv_carry_the_totals_and_detail(merged):
             assert close(number(v), float(want) if want is not None else None), (name, code)
 
 
+@pytest.mark.slow  # slow: over a second of whole-roster work; the quick run keeps smaller tests of the same command
 def test_include_invalid_counts_and_marks_them(tmp_path):
     out = tmp_path
     result = run(SAMPLES[FORM_B], "--roster", ROSTER, "-o", out / "s.xlsx", "--json", out / "t.json", "--include-invalid")
@@ -272,6 +274,7 @@ def test_one_version_with_schema_dir(two_versions, tmp_path):
     assert json.loads((tmp_path / "t.json").read_text(encoding="utf-8"))["schema"]["version"] == "1.1.0"
 
 
+@pytest.mark.slow  # slow: over a second of whole-roster work; the quick run keeps smaller tests of the same command
 def test_returns_of_another_form_are_rejected_by_name(tmp_path):
     """Form A returns among Form B's: not a reason to refuse the merge (issue 11), but each one is
     a rejected return, listed by name, and Form B's totals are those of Form B's files alone."""

@@ -114,6 +114,7 @@ def test_city_totals_are_the_sum_of_every_original_return(city):
     assert len({city.values[a.code][city.free[0]] for a in city.agencies}) > 3
 
 
+@pytest.mark.slow  # slow: over a second of whole-roster work; the quick run keeps smaller tests of the same command
 def test_the_city_summary_written_agrees_with_its_totals(city):
     """The written workbook's 汇总 cells are the totals (the rollup reader checks every one of them)."""
     [r] = toolkit.check([city.city_path])

@@ -465,6 +465,7 @@ def test_unreadable_roster_stops_everything(tmp_path, make):
     assert not any(out.iterdir())
 
 
+@pytest.mark.slow  # slow: over a second of whole-roster work; the quick run keeps smaller tests of the same command
 def test_good_roster_on_the_command_line(tmp_path, roster_path, agencies):
     out = tmp_path / "out"
     result = CliRunner(env={"TOOLKIT_LANG": "en"}).invoke(main, ["template", "gov-info-disclosure-2017", "-o", str(out), "--roster", str(roster_path), "--jobs", "1"])
