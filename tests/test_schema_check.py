@@ -236,3 +236,22 @@ def test_content_hash_changes_with_a_label():
     rows = reordered_rows["tables"][0]["rows"]
     rows[0], rows[1] = rows[1], rows[0]
     assert sm.content_hash(reordered_rows) != sm.content_hash(doc)  # list order is significant
+
+
+def test_a_form_is_built_once_per_content_and_each_load_keeps_its_own_source(tmp_path):
+    """Building a form (meta-schema check included) costs a tenth of a second or more; the same
+    bytes loaded again, from anywhere, reuse it. A changed document is built anew."""
+    import json
+
+    from toolkit.schema import load_form, resolve
+
+    a = load_form(resolve("gov-info-disclosure-2021"))
+    dup = tmp_path / "copy.json"
+    dup.write_text(resolve("gov-info-disclosure-2021").read_text(encoding="utf-8"), encoding="utf-8")
+    b = load_form(dup)
+    assert b.indicators is a.indicators and b.instances is a.instances
+    assert b.source == str(dup) and a.source != b.source
+    doc = json.loads(dup.read_text(encoding="utf-8"))
+    doc["title"] = doc["title"] + "（修订）"
+    c = load_form(doc, "changed")
+    assert c.indicators is not a.indicators and c.title.endswith("（修订）") and c.content_hash != a.content_hash
