@@ -157,6 +157,7 @@ def test_total_typed_over_the_formula_is_caught(file_b, folder):
     assert [(i.kind, i.code, i.cell) for i in r.errors] == [("computed_mismatch", "B4.ld_total", f"{T4}!{a1}")]
 
 
+@pytest.mark.slow  # slow: a whole command end to end (over 0.3 s); the quick run keeps the unit-sized tests
 def test_openpyxl_resave_loses_cached_results_without_complaint(file_a, file_b, folder):
     """openpyxl drops every cached formula result; '' in computed cells is not a problem."""
     for src, form, want in ((file_a, F.form_a(), F.SEED_2017), (file_b, F.form_b(), F.COUNTY_INPUTS)):

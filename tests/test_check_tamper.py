@@ -77,6 +77,7 @@ def test_inserted_row_names_the_row(file_a, folder):
     assert r.identity is not None and r.identity.agency_code == "D07"
 
 
+@pytest.mark.slow  # slow: a whole command end to end (over 0.3 s); the quick run keeps the unit-sized tests
 def test_inserted_row_in_a_matrix(file_b, folder):
     form = F.form_b()
     row = label_row(form, "B3_r1.np")
@@ -218,6 +219,7 @@ def test_identity_format_altered(file_a, folder):
     assert "incomplete or altered" in r.reason("en")
 
 
+@pytest.mark.slow  # slow: a whole command end to end (over 0.3 s); the quick run keeps the unit-sized tests
 def test_changed_schema_hash(file_a, folder):
     r = rejected(F.set_identity(file_a, "schema_hash", "0" * 64, dst=folder / "a_hash.xlsx"))
     assert "schema hash differs" in r.reason("en")

@@ -49,6 +49,7 @@ def _sha(p: Path) -> str:
     return hashlib.sha256(p.read_bytes()).hexdigest()
 
 
+@pytest.mark.slow  # slow: a whole command end to end (over 0.3 s); the quick run keeps the unit-sized tests
 def test_receive_everything_and_agree_with_merge(db, tmp_path):
     _init(db)
     with Store(db) as store:
@@ -84,6 +85,7 @@ def test_receive_everything_and_agree_with_merge(db, tmp_path):
         assert all(a.last_arrival is not None for a in rep.agencies if a.versions)
 
 
+@pytest.mark.slow  # slow: a whole command end to end (over 0.3 s); the quick run keeps the unit-sized tests
 def test_receive_is_idempotent_and_content_addressed(db, tmp_path):
     _init(db)
     one = RETURNS / "D001_市发展和改革局.xlsx"
@@ -157,6 +159,7 @@ def test_pin_changes_what_counts_and_refuses_invalid(db):
         assert [s.result.sha256 for s in store.consolidation().used if s.code == "D005"] == [_sha(b)]
 
 
+@pytest.mark.slow  # slow: a whole command end to end (over 0.3 s); the quick run keeps the unit-sized tests
 def test_a_later_invalid_version_does_not_displace_a_valid_one(db, tmp_path):
     """D003's sample has errors; sent after D001's valid file under D001's … no: use one agency's own
     valid and invalid files — D005 valid, then D005 with a planted error (a copy of D002's problem)."""
@@ -203,6 +206,7 @@ def test_deadline_overdue_and_late(db):
     assert d001.status == "passed" and d001.late      # received (now) after the 2024 deadline
 
 
+@pytest.mark.slow  # slow: a whole command end to end (over 0.3 s); the quick run keeps the unit-sized tests
 def test_summary_and_export_from_the_store(db, tmp_path):
     _init(db)
     with Store(db) as store:
@@ -229,6 +233,7 @@ def test_summary_and_export_from_the_store(db, tmp_path):
         assert any(_sha(src) == m["sha256"] for src in RETURNS.glob("*.xlsx"))
 
 
+@pytest.mark.slow  # slow: a whole command end to end (over 0.3 s); the quick run keeps the unit-sized tests
 def test_cli_commands(db, tmp_path):
     run = CliRunner().invoke
     r = run(main, ["collect", "init", db, "--form", FORM, "--year", str(YEAR), "--roster", str(ROSTER)])

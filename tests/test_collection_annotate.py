@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 import toolkit
@@ -15,6 +16,7 @@ ROSTER = ROOT / "workbooks" / "sample-roster.csv"
 RETURNS = ROOT / "workbooks" / "returns-2021"
 
 
+@pytest.mark.slow  # slow: a whole command end to end (over 0.3 s); the quick run keeps the unit-sized tests
 def test_collect_annotate_and_remind(tmp_path):
     runner = CliRunner(env={"TOOLKIT_LANG": "zh"})
     db = tmp_path / "c.db"

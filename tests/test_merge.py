@@ -307,6 +307,7 @@ def test_duplicate_same_date_later_file_time_wins(tmp_path):
         assert_totals(c, totals_of(form, [newer]))
 
 
+@pytest.mark.slow  # slow: a whole command end to end (over 0.3 s); the quick run keeps the unit-sized tests
 def test_duplicate_shows_in_the_summary(tmp_path):
     form = form_of(FORM_A)
     d = tmp_path / "in"
@@ -321,6 +322,7 @@ def test_duplicate_shows_in_the_summary(tmp_path):
     assert (rows["D001_b.xlsx"][3], rows["D001_b.xlsx"][4]) == ("通过", "是")
 
 
+@pytest.mark.slow  # slow: a whole command end to end (over 0.3 s); the quick run keeps the unit-sized tests
 def test_without_roster_blank_templates_are_listed(tmp_path):
     """No roster: nobody is missing, and returns of blank templates (no agency code) are listed all the same.
 
@@ -370,6 +372,7 @@ def test_blank_template_with_roster_is_not_on_it(tmp_path):
     assert [a.code for a in c.missing] == ["D002", "T001"]
 
 
+@pytest.mark.slow  # slow: a whole command end to end (over 0.3 s); the quick run keeps the unit-sized tests
 def test_mixed_versions_refused_with_counts(tmp_path):
     doc = json.loads(resolve(FORM_A).read_text(encoding="utf-8"))
     doc["version"] = "1.1.0"
@@ -488,6 +491,7 @@ def test_failure_inside_the_writer_leaves_no_temporary_files(tmp_path, monkeypat
     assert os.listdir(private_tmp) == []           # xlsxwriter's constant-memory row files too
 
 
+@pytest.mark.slow  # slow: a whole command end to end (over 0.3 s); the quick run keeps the unit-sized tests
 def test_write_replaces_previous_summary(tmp_path, small):
     target = tmp_path / "汇总.xlsx"
     target.write_bytes(PREVIOUS)

@@ -182,6 +182,7 @@ def test_form_a_samples(tmp_path):
 DANGER = "=cmd|' /C calc'!A0"
 
 
+@pytest.mark.slow  # slow: a whole command end to end (over 0.3 s); the quick run keeps the unit-sized tests
 def test_agency_text_neutralised_in_csv(tmp_path):
     form = form_of(FORM_A)
     d = tmp_path / "in"
@@ -361,6 +362,7 @@ def test_inputs_never_modified_by_the_cli(tmp_path):
     assert sorted(p.name for p in SAMPLES[FORM_A].iterdir()) == sorted(p.name for p in files)   # nothing added beside them
 
 
+@pytest.mark.slow  # slow: a whole command end to end (over 0.3 s); the quick run keeps the unit-sized tests
 def test_same_inputs_same_json_totals(tmp_path):
     a = run(SAMPLES[FORM_A], "--roster", ROSTER, "-o", tmp_path / "1.xlsx", "--json", tmp_path / "1.json", "--jobs", "1")
     b = run(SAMPLES[FORM_A], "--roster", ROSTER, "-o", tmp_path / "2.xlsx", "--json", tmp_path / "2.json", "--jobs", "4")

@@ -135,6 +135,7 @@ def assert_all_renamed(folder: Path, calls: list[tuple[str, str]]) -> None:
     assert not [p.name for p in files if p.name.startswith(".")], "temporary files left"
 
 
+@pytest.mark.slow  # slow: a whole command end to end (over 0.3 s); the quick run keeps the unit-sized tests
 def test_every_output_is_written_by_rename(inputs, tmp_path, replaces):
     runner = CliRunner()
     roster = tmp_path / "roster.csv"
@@ -259,6 +260,7 @@ def test_sigkill_leftovers_are_swept_by_the_next_run(inputs, tmp_path):
     assert os.listdir(tmp) == []
 
 
+@pytest.mark.slow  # slow: a whole command end to end (over 0.3 s); the quick run keeps the unit-sized tests
 def test_interrupted_summary_removes_its_temporary_files(inputs, tmp_path, monkeypatch):
     """Ctrl-C (KeyboardInterrupt) halfway through the summary: previous summary intact, no temp anywhere."""
     import tempfile
@@ -283,6 +285,7 @@ def test_interrupted_summary_removes_its_temporary_files(inputs, tmp_path, monke
     assert os.listdir(tmp) == []
 
 
+@pytest.mark.slow  # slow: a whole command end to end (over 0.3 s); the quick run keeps the unit-sized tests
 def test_failed_rename_keeps_the_target_and_removes_the_temporary(inputs, tmp_path, monkeypatch):
     """A full disk or a locked target (Windows: the file is open in Excel) at the last step."""
     from toolkit.export import write_csv, write_json

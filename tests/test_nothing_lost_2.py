@@ -85,6 +85,7 @@ def test_an_output_naming_an_input_is_refused_before_any_work(returns, tmp_path,
     assert not (tmp_path / "s.xlsx").exists()
 
 
+@pytest.mark.slow  # slow: a whole command end to end (over 0.3 s); the quick run keeps the unit-sized tests
 def test_a_summary_inside_the_folder_it_summarises_is_not_a_clash(returns):
     for _ in range(2):
         result = run("merge", returns, "-o", returns / "summary.xlsx")
@@ -304,6 +305,7 @@ def test_terminal_escapes_in_a_cell_reach_the_report_escaped(tmp_path):
     assert "\x1b" not in out and "\\x1b[2K" in out
 
 
+@pytest.mark.slow  # slow: a whole command end to end (over 0.3 s); the quick run keeps the unit-sized tests
 def test_password_from_the_environment_or_a_file_and_only_a_generated_one_in_the_manifest(tmp_path):
     def manifest(d: Path) -> list[dict]:
         return list(csv.DictReader(io.StringIO((d / MANIFEST_NAME).read_text(encoding="utf-8-sig"))))

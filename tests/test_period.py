@@ -38,6 +38,7 @@ def test_the_asked_period_wins(returns):
     assert [r.status for r in toolkit.check(returns, check_period=False)] == ["valid"] * 3
 
 
+@pytest.mark.slow  # slow: a whole command end to end (over 0.3 s); the quick run keeps the unit-sized tests
 def test_merge_leaves_it_out_and_says_why(returns, tmp_path):
     r = CliRunner(env={"TOOLKIT_LANG": "zh"}).invoke(main, ["merge", str(returns), "-o", str(tmp_path / "s.xlsx"),
                                                            "--json", str(tmp_path / "s.json"), "--jobs", "1"])

@@ -300,6 +300,7 @@ def test_live_carry_over_check_in_libreoffice(lo, tmp_path):
 
 # ---------------------------------------------------------------------------- the command line
 
+@pytest.mark.slow  # slow: a whole command end to end (over 0.3 s); the quick run keeps the unit-sized tests
 def test_cli_check_merge_and_template_take_previous(years, tmp_path):
     from click.testing import CliRunner
 

@@ -179,6 +179,7 @@ def test_the_sources_reach_every_original_file(city):
         assert not r["经由"]
 
 
+@pytest.mark.slow  # slow: a whole command end to end (over 0.3 s); the quick run keeps the unit-sized tests
 def test_a_third_level_keeps_the_whole_chain(city, tmp_path):
     shutil.copy(city.city_path, tmp_path / "市.xlsx")
     c = toolkit.merge([tmp_path / "市.xlsx"], office="省")
@@ -247,6 +248,7 @@ def county_b(city, tmp_path) -> Path:
     return Path(shutil.copy(city.summaries["B县"], tmp_path / "B县汇总.xlsx"))
 
 
+@pytest.mark.slow  # slow: a whole command end to end (over 0.3 s); the quick run keeps the unit-sized tests
 def test_a_detail_figure_changed_is_refused(city, county_b):
     code = city.free[0]
     bad = F.set_cell(county_b, "明细", _detail_cell(city, county_b, code, "B01"), value=city.values["B01"][code] + 100)
@@ -263,6 +265,7 @@ def test_a_total_changed_is_refused(city, county_b):
     assert r.status == "rejected" and f"{ref} 的汇总数为 99999" in r.reason_zh
 
 
+@pytest.mark.slow  # slow: a whole command end to end (over 0.3 s); the quick run keeps the unit-sized tests
 def test_a_figure_and_its_total_changed_together_are_refused(city, county_b):
     code = city.free[2]
     old_total = sum(city.values[a][code] for a in ("B00", "B01", "B02"))
@@ -298,6 +301,7 @@ def test_an_agency_dropped_from_the_identity_is_refused(city, county_b, tmp_path
     assert r.status == "rejected" and "标识所列的单位" in r.reason_zh
 
 
+@pytest.mark.slow  # slow: a whole command end to end (over 0.3 s); the quick run keeps the unit-sized tests
 def test_a_tampered_county_summary_is_left_out_of_the_city(city, county_b, tmp_path):
     code = city.free[0]
     folder = tmp_path / "in"
@@ -312,6 +316,7 @@ def test_a_tampered_county_summary_is_left_out_of_the_city(city, county_b, tmp_p
     assert c.counts_by_parent()["B县"] == {"expected": 3, "used": 0, "missing": 3}
 
 
+@pytest.mark.slow  # slow: a whole command end to end (over 0.3 s); the quick run keeps the unit-sized tests
 def test_a_summary_of_another_period_is_refused(city, tmp_path):
     folder = tmp_path / "in"
     a = Agency(code="Z01", name="上年单位", parent="Z县")
@@ -326,6 +331,7 @@ def test_a_summary_of_another_period_is_refused(city, tmp_path):
 
 # ---------------------------------------------------------------------------- variants
 
+@pytest.mark.slow  # slow: a whole command end to end (over 0.3 s); the quick run keeps the unit-sized tests
 def test_a_by_group_summary_is_an_input_like_any_other(city, tmp_path):
     c = toolkit.merge([city.root / "A县"], office="A县")
     path = toolkit.write_summary(c, tmp_path / "A县分组.xlsx", by_group=True)
@@ -334,6 +340,7 @@ def test_a_by_group_summary_is_an_input_like_any_other(city, tmp_path):
     assert {p.identity.agency_group for p in r.parts} == {"部门", "乡镇"}
 
 
+@pytest.mark.slow  # slow: a whole command end to end (over 0.3 s); the quick run keeps the unit-sized tests
 def test_an_invalid_return_counted_below_stays_invalid_above(city, tmp_path):
     a = Agency(code="E01", name="有错误的单位", group="部门", parent="E县")
     bad_values = F.county_values(**{"B4.ld_keep": "无"})
@@ -382,6 +389,7 @@ def test_merge_office_option_on_the_command_line(city, tmp_path):
     assert re.fullmatch(r"[0-9a-f]{64}", r.identity.detail_hash)
 
 
+@pytest.mark.slow  # slow: a whole command end to end (over 0.3 s); the quick run keeps the unit-sized tests
 def test_a_summary_rewritten_into_its_own_folder_is_not_an_input(city, tmp_path):
     """Merging a folder into a summary inside it, twice: the second run replaces the summary and
     does not read it back as a county's summary (its agencies would all be duplicates)."""
@@ -397,6 +405,7 @@ def test_a_summary_rewritten_into_its_own_folder_is_not_an_input(city, tmp_path)
         assert "3 of 3 workbook(s)" in res.output
 
 
+@pytest.mark.slow  # slow: a whole command end to end (over 0.3 s); the quick run keeps the unit-sized tests
 def test_a_summary_that_counts_no_one_is_listed_not_lost(city, tmp_path):
     a = Agency(code="F01", name="有错误的单位")
     F.write(tmp_path / "F县", "F01.xlsx", city.form, F.county_values(**{"B4.ld_keep": "无"}), agency=a)
@@ -409,6 +418,7 @@ def test_a_summary_that_counts_no_one_is_listed_not_lost(city, tmp_path):
     assert rej.name == "F县（汇总表）" and "没有计入汇总的单位" in rej.note
 
 
+@pytest.mark.slow  # slow: a whole command end to end (over 0.3 s); the quick run keeps the unit-sized tests
 def test_a_return_claiming_to_be_a_summary_is_refused(city, tmp_path):
     forged = F.set_identity(city.originals["A00"], "format", "toolkit-summary/1", dst=tmp_path / "forged.xlsx")
     [r] = toolkit.check([forged])
@@ -459,6 +469,7 @@ def test_a_county_summary_opened_and_saved_in_libreoffice_still_counts(lo, city,
            [(p.identity.agency_code, p.values, p.sources) for p in before.parts]
 
 
+@pytest.mark.slow  # slow: a whole command end to end (over 0.3 s); the quick run keeps the unit-sized tests
 def test_a_summary_made_without_office_is_named_by_its_file(city, tmp_path):
     toolkit.write_summary(toolkit.merge([city.root / "B县"]), tmp_path / "in" / "乙县.xlsx")
     c = toolkit.merge([tmp_path / "in"])

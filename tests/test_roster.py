@@ -63,6 +63,7 @@ def test_gbk_as_chinese_excel_saves_it(tmp_path, sample_text, sample_rows):
     assert read_roster(p) == expected(sample_rows)
 
 
+@pytest.mark.slow  # slow: a whole command end to end (over 0.3 s); the quick run keeps the unit-sized tests
 def test_xlsx_roster(tmp_path, sample_rows):
     p = tmp_path / "roster.xlsx"
     wb = openpyxl.Workbook()

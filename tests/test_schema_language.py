@@ -81,6 +81,7 @@ def random_pattern(rnd: random.Random, depth: int = 0, quantify: bool = True) ->
     return atom + q + rest
 
 
+@pytest.mark.slow  # slow: a whole command end to end (over 0.3 s); the quick run keeps the unit-sized tests
 def test_patterns_agree_with_python_re():
     """Our linear-time matcher says what Python's backtracking ``re`` says, on the subset."""
     rnd = random.Random(17)

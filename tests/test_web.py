@@ -89,6 +89,7 @@ def test_agency_page_shows_name_deadline_status_in_chinese_and_english(client, s
     assert client.get(f"/a/{site.links['D002']}").headers["referrer-policy"] == "no-referrer"
 
 
+@pytest.mark.slow  # slow: a whole command end to end (over 0.3 s); the quick run keeps the unit-sized tests
 def test_upload_with_errors_shows_each_at_its_cell_and_gives_the_annotated_copy(client, site):
     tok = site.links["D002"]
     r = _upload(client, tok, D002, name=D002.name)
@@ -107,6 +108,7 @@ def test_upload_with_errors_shows_each_at_its_cell_and_gives_the_annotated_copy(
     assert any(expected.issues[0].message("zh") in str(c.value) for row in wb["退回说明"].iter_rows() for c in row if c.value)
 
 
+@pytest.mark.slow  # slow: a whole command end to end (over 0.3 s); the quick run keeps the unit-sized tests
 def test_corrected_upload_passes_and_history_keeps_both(client, site, tmp_path):
     tok = site.links["D002"]
     _upload(client, tok, D002)
@@ -140,6 +142,7 @@ def test_unknown_and_revoked_tokens_are_404(client, site):
     assert _upload(client, site.links["D005"], D001, csrf="x").status_code == 404
 
 
+@pytest.mark.slow  # slow: a whole command end to end (over 0.3 s); the quick run keeps the unit-sized tests
 def test_another_agencys_token_sees_and_sends_nothing_of_the_other(client, site):
     _upload(client, site.links["D002"], D002)
     rid = _returns(site.db)[0]["id"]
@@ -181,6 +184,7 @@ def test_oversized_upload_is_413_while_receiving_and_nothing_stored(client, site
     assert _returns(site.db) == []
 
 
+@pytest.mark.slow  # slow: a whole command end to end (over 0.3 s); the quick run keeps the unit-sized tests
 def test_path_like_file_name_never_reaches_the_file_system(client, site, tmp_path):
     target = tmp_path / "escaped.xlsx"
     name = "../" * 12 + str(target).lstrip("/")
@@ -211,6 +215,7 @@ def test_hostile_workbook_is_422_stored_as_rejected_under_the_sender_only(client
     assert copy.status_code == 200 and "_%E9%80%80%E5%9B%9E%E9%80%9A%E7%9F%A5.xlsx" in copy.headers["content-disposition"]   # _退回通知.xlsx
 
 
+@pytest.mark.slow  # slow: a whole command end to end (over 0.3 s); the quick run keeps the unit-sized tests
 def test_rate_limit_per_token(site, monkeypatch):
     with TestClient(create_app(site.db)) as c:
         c.app.state.web.upload_limit.count = 2
@@ -221,6 +226,7 @@ def test_rate_limit_per_token(site, monkeypatch):
         assert _upload(c, site.links["D002"], D002).status_code == 200      # another link is not slowed down
 
 
+@pytest.mark.slow  # slow: a whole command end to end (over 0.3 s); the quick run keeps the unit-sized tests
 def test_requests_are_logged_without_tokens(client, site, caplog):
     caplog.set_level(logging.INFO, logger="toolkit.web")
     tok = site.links["D001"]
@@ -254,6 +260,7 @@ def test_api_refuses_without_a_valid_bearer(client, site):
     assert _returns(site.db) == []
 
 
+@pytest.mark.slow  # slow: a whole command end to end (over 0.3 s); the quick run keeps the unit-sized tests
 def test_api_status_is_the_cli_status_json(client, site):
     _upload(client, site.links["D002"], D002)
     assert client.get("/api/v1/status").status_code == 401
@@ -273,6 +280,7 @@ def _login(client, password=PASSWORD):
     return client.post("/office/login", data={"csrf": csrf_of(page.text), "password": password}, follow_redirects=False)
 
 
+@pytest.mark.slow  # slow: a whole command end to end (over 0.3 s); the quick run keeps the unit-sized tests
 def test_office_login_session_cookie_and_csrf(client, site):
     r = client.get("/office", follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == "/office/login"
@@ -289,6 +297,7 @@ def test_office_login_session_cookie_and_csrf(client, site):
     assert "报送情况" in page and "D029" in page and "未报送" in page
 
 
+@pytest.mark.slow  # slow: a whole command end to end (over 0.3 s); the quick run keeps the unit-sized tests
 def test_behind_https_cookies_are_secure_and_logout_needs_csrf(site):
     with TestClient(create_app(site.db), base_url="https://tongji.example") as c:
         r = _login(c)
@@ -300,6 +309,7 @@ def test_behind_https_cookies_are_secure_and_logout_needs_csrf(site):
         assert c.get("/office", follow_redirects=False).status_code == 303          # logged out
 
 
+@pytest.mark.slow  # slow: a whole command end to end (over 0.3 s); the quick run keeps the unit-sized tests
 def test_dashboard_filters_history_pin_and_downloads(client, site, tmp_path):
     _upload(client, site.links["D002"], D002)
     _upload(client, site.links["D002"], corrected_d002(tmp_path))
@@ -334,10 +344,13 @@ def test_office_pages_refuse_without_a_session(client, site):
     for url in ("/office/count.json", "/office/download/summary.xlsx", "/office/version/1/file", "/office/version/1/copy"):
         assert client.get(url).status_code == 401, url
     assert client.post("/office/agency/D001/pin", data={"version": "1"}).status_code == 401
-    forged = client.get("/office", cookies={"toolkit_office": "abc.def.ghi"}, follow_redirects=False)
+    client.cookies.set("toolkit_office", "abc.def.ghi")        # a forged session
+    forged = client.get("/office", follow_redirects=False)
+    client.cookies.clear()
     assert forged.status_code == 303
 
 
+@pytest.mark.slow  # slow: a whole command end to end (over 0.3 s); the quick run keeps the unit-sized tests
 def test_links_and_passwd_commands(tmp_path):
     import datetime as dt
 
