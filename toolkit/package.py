@@ -44,7 +44,7 @@ UNSCANNED_SHEETS = frozenset({CHECKS_SHEET, INSTRUCTIONS_SHEET, LISTS_SHEET, IDE
 # (sheetxml respells anything else before this is searched); group 1 is its row number. The
 # column's heading (row CHECKS_FIRST_ROW, counted from 1) holds text in every template.
 _EXPLANATION_CELL = re.compile(rb'<c r="' + col_letter(EXPLANATION_COL).encode()
-                               + rb'([0-9]+)"(?:[^>]*\bt="(?:s|inlineStr|str)"[^>]*>|[^>/]*>\s*<v>)')
+                               + rb'([0-9]+)"(?:[^>]*\bt\s*=\s*["\'](?:s|inlineStr|str)["\'][^>]*>|[^>/]*>\s*<v>)')
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
 
@@ -280,10 +280,11 @@ def _inspect_zip(p: Path, size: int) -> PackageFacts:
 
 _FORMULA_CELL = re.compile(rb'<c r="([A-Z]{1,3}[0-9]{1,7})"[^>]*><f[\s>/]')
 _FORMULA_TAG = re.compile(rb'<(?:\w+:)?f(?:>|\s[^>]*>)')
-_ERROR_CELL = re.compile(rb'<(?:\w+:)?c\b([^>]*\bt="e"[^>]*)>(.*?)</(?:\w+:)?c>', re.S)
+# (attributes are read as XML allows them: white space around "=", single or double quotes)
+_ERROR_CELL = re.compile(rb'<(?:\w+:)?c\b([^>]*\bt\s*=\s*["\']e["\'][^>]*)>(.*?)</(?:\w+:)?c>', re.S)
 _VALUE = re.compile(rb'<(?:\w+:)?v>([^<]*)</(?:\w+:)?v>')
 _REF = re.compile(rb'\br="([A-Z]{1,3})([0-9]{1,7})"')
-_DIMENSION = re.compile(rb'<(?:\w+:)?dimension\b[^>]*\bref="([A-Z]{1,3})?([0-9]{1,7})?(?::([A-Z]{1,3})([0-9]{1,7}))?"')
+_DIMENSION = re.compile(rb'<(?:\w+:)?dimension\b[^>]*\bref\s*=\s*["\']([A-Z]{1,3})?([0-9]{1,7})?(?::([A-Z]{1,3})([0-9]{1,7}))?["\']')
 _PROTECTION = re.compile(rb'<(?:\w+:)?sheetProtection\b([^>]*)>')
 
 
@@ -451,7 +452,7 @@ def _scan_sheet_xml(data: bytes, sf: SheetFacts, span: tuple[int, int]) -> None:
                 sf.formulas[data[q + 4:data.find(b'"', q + 4, pos)]] = pos
     else:
         sf.formulas = dict.fromkeys(_FORMULA_CELL.findall(data, start, end), -1)
-    if data.find(b't="e"', start, end) >= 0:
+    if data.find(b'"e"', start, end) >= 0 or data.find(b"'e'", start, end) >= 0:      # an error cell's t="e"
         for m in _ERROR_CELL.finditer(data, start, end):
             ref = _REF.search(m.group(1))
             v = _VALUE.search(m.group(2))

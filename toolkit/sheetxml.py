@@ -6,10 +6,11 @@ character references (``&#49;&#53;``) or in a CDATA section. LibreOffice shows a
 same figure; python-calamine reads some of them as blank (or as a different number), and the
 formula scan of :mod:`toolkit.package` recognises only the spelling common writers use.
 
-So a worksheet part is first checked, with one regular expression over its ``<sheetData>``, for the
-*plain* spelling every common writer uses (xlsxwriter, Excel, LibreOffice, WPS): rows and cells in
-order, each starting with its reference, double quotes, no white space between elements, no CDATA,
-comments or character references. A plain part is read as it is (the fast path: most files). Any
+So a worksheet part is first checked, with a few C-speed scans up to the end of its
+``<sheetData>``, for the *plain* spelling every common writer uses (xlsxwriter, Excel, LibreOffice,
+WPS): every row and cell starting with its reference (``r="…"`` first, double-quoted), no white
+space between elements or around a value, no CDATA, comments or character references. How the
+other attributes are spaced and quoted does not matter (both parsers read attributes as XML does). A plain part is read as it is (the fast path: most files). Any
 other part is parsed by a real XML parser (the standard library's, on a part whose prolog has
 already been checked for a DOCTYPE) and written out again in the plain spelling, references
 filled in the way a spreadsheet program infers them; the reader then reads that rewritten part.
@@ -29,8 +30,10 @@ _M = "{" + MAIN_NS + "}"
 # a cell start tag ("<c" then a space, ">" or "/") that is not '<c r="A1"' then a space or the tag's end
 _BAD_CELL_START = re.compile(rb'<c(?=[ >/])(?! r="[A-Z]{1,3}[1-9][0-9]{0,6}"[ />])')
 _ODD_ROW = re.compile(rb'<row(?! r="[1-9])')
-# White space other than one space between attributes, and single quotes (literal searches).
-_ODD_TEXT = (b"\n", b"\t", b"\r", b"  ", b"> ", b" <", b" =", b"= ", b"='")
+# Line breaks and tabs, and white space around a value or between elements (literal searches).
+# How attributes are spaced and quoted is left to the parsers: python-calamine reads them by the
+# rules of XML, and the package scan's patterns accept any spacing and either quote.
+_ODD_TEXT = (b"\n", b"\t", b"\r", b"> ", b" <")
 MAX_ELEMENTS = 3_000_000      # what the XML parser is given to build (about 1 GB at worst)
 
 
@@ -62,8 +65,8 @@ def plain_span(data: bytes) -> tuple[int, int] | None:
     spell it (see the module docs); None when it is not.
 
     Every cell start tag (``<c`` then white space, ``>`` or ``/``) must be ``<c r="A1"`` followed by
-    a space or the end of the tag, every row must start with its ``r``, no white space may sit
-    before a cell's children or around a value, and attributes are written ``name="value"``.
+    a space or the end of the tag, every row must start with its ``r``, and no white space may sit
+    before a cell's children or around a value.
 
     Only the part up to the end of ``<sheetData>`` is looked at: what follows it (conditional
     formats, validations, merged ranges, protection, page set-up) holds no cell, and each scan
