@@ -281,6 +281,35 @@ def test_after_a_worker_dies_the_files_still_waiting_are_read_in_parallel_again(
     assert len(late) >= 2, late
 
 
+@pytest.mark.parametrize("prefix", ["x", "other"])
+def test_cells_with_a_namespace_prefix_count_in_the_sheets_bounds(tmp_path, monkeypatch, prefix):
+    """python-calamine knows a cell by its local name: rows and cells written <x:row><x:c> without
+    references extend a sheet as much as plain ones. The bound counts them as the parser does."""
+    import toolkit.package as package
+    from python_calamine import CalamineWorkbook
+
+    path, _ = good_return(tmp_path, 1)
+    member = "xl/worksheets/sheet1.xml"
+    with zipfile.ZipFile(path) as z:
+        parts = {i.filename: z.read(i) for i in z.infolist()}
+    ns = "http://schemas.openxmlformats.org/spreadsheetml/2006/main" if prefix == "x" else "urn:example:other"
+    data = parts[member].replace(b"<worksheet ", f'<worksheet xmlns:{prefix}="{ns}" '.encode(), 1)
+    cell = f"<{prefix}:c><{prefix}:v>7</{prefix}:v></{prefix}:c>".encode()
+    rows = f"<{prefix}:row>".encode() + cell * 60 + f"</{prefix}:row>".encode()
+    parts[member] = data.replace(b"</sheetData>", rows * 40 + b"</sheetData>", 1)
+    bad = tmp_path / "prefixed.xlsx"
+    with zipfile.ZipFile(bad, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, content in parts.items():
+            z.writestr(name, content)
+    sheet = CalamineWorkbook.from_path(str(bad)).get_sheet_by_name(F.form_a().tables[0].sheet)
+    assert sheet.width >= 60 and sheet.height >= 40            # the parser does extend the sheet
+    monkeypatch.setattr(package, "MAX_USED_CELLS", 60 * 40 - 1)
+    with pytest.raises(package.Rejected) as e:
+        package.inspect_file(bad)
+    assert "enormous used range" in e.value.en
+    package.inspect_file(path)                                  # the return it was made from passes
+
+
 # ============================================================================ foreign files
 
 def test_a_file_of_an_unknown_form_is_a_rejected_return_named(returns, tmp_path):

@@ -289,7 +289,10 @@ _PROTECTION = re.compile(rb'<(?:\w+:)?sheetProtection\b([^>]*)>')
 
 
 _WIDE_REF = re.compile(rb' r="(?:[A-Z]{2}|[A-Z]?[0-9]{5})')
-_NO_REF = re.compile(rb'<(?:c|row)(?:>|/>| (?!r="))')      # a cell or row whose first attribute is not r
+# python-calamine knows a cell or a row by its local name: <x:c> is a cell whatever x stands for
+_NO_REF = re.compile(rb'<(?:[\w.-]+:)?(?:c|row)(?:>|/>|\s(?!r="))')    # a cell or row whose first attribute is not r
+_ANY_CELL = re.compile(rb'<(?:[\w.-]+:)?c[\s>/]')
+_ANY_ROW = re.compile(rb'<(?:[\w.-]+:)?row[\s>/]')
 _CELL_REF = re.compile(rb' r="([A-Z]{1,3})([0-9]+)"')
 _ROW_REF = re.compile(rb' r="([0-9]+)"')
 
@@ -311,10 +314,12 @@ def _check_sheet_bounds(data: bytes, sf: SheetFacts, name: str = "", span: tuple
     # Only <sheetData> holds cells (python-calamine stops reading at its end).
     plain = span is not None
     start, end = span or (0, len(data))
-    if not _WIDE_REF.search(data, start, end) and (plain or not _NO_REF.search(data, start, end)):
+    # Cells and rows written with a namespace prefix are outside what the plain spelling promises.
+    prefixed = data.find(b":c", start, end) >= 0 or data.find(b":row", start, end) >= 0
+    if not prefixed and not _WIDE_REF.search(data, start, end) and (plain or not _NO_REF.search(data, start, end)):
         return
-    cells = data.count(b"<c ", start, end) + data.count(b"<c>", start, end) + data.count(b"<c/>", start, end)
-    rows_n = data.count(b"<row ", start, end) + data.count(b"<row>", start, end) + data.count(b"<row/>", start, end)
+    cells = len(_ANY_CELL.findall(data, start, end))
+    rows_n = len(_ANY_ROW.findall(data, start, end))
     refs = _CELL_REF.findall(data, start, end)
     row_refs = _ROW_REF.findall(data, start, end)
     max_col = max((_col_number(c.decode()) for c in {c for c, _ in refs}), default=0)
