@@ -35,6 +35,14 @@ def col_letter(col: int) -> str:
     return s
 
 
+def col_number(letters: str) -> int:
+    """Excel column letters as a 1-based column number: A → 1, AA → 27 (``col_letter(n - 1)`` back)."""
+    n = 0
+    for ch in letters:
+        n = n * 26 + ord(ch) - 64
+    return n
+
+
 def a1(row: int, col: int, absolute: bool = False) -> str:
     """A 0-based (row, column) in A1 notation: H12, or $H$12 when ``absolute``."""
     d = "$" if absolute else ""

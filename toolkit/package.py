@@ -23,7 +23,7 @@ from xml.etree import ElementTree as ET
 
 from . import sheetxml
 from .errors import RejectedFile
-from .formulas import col_letter
+from .formulas import col_letter, col_number
 from .layout import CHECKS_FIRST_ROW, EXPLANATION_COL
 from .sheets import CHECKS_SHEET, IDENTITY_SHEET, INSTRUCTIONS_SHEET, LISTS_SHEET, RETURN_SHEET
 
@@ -305,7 +305,7 @@ def _check_sheet_bounds(data: bytes, sf: SheetFacts, name: str = "", span: tuple
     _check_prolog(data, sf.member, "sheet part")
     m = _DIMENSION.search(data, 0, 4096)
     if m and m.group(3):
-        rows, cols = int(m.group(4)), _col_number(m.group(3).decode())
+        rows, cols = int(m.group(4)), col_number(m.group(3).decode())
         if rows * cols > MAX_DECLARED_CELLS:
             raise Rejected(f"工作表声明了异常大的区域（{rows} 行 × {cols} 列）", f"a sheet declares an enormous range ({rows} rows × {cols} columns)")
     # The dimension may lie: the reader sizes a sheet from its cells' references. Fast path: every
@@ -322,7 +322,7 @@ def _check_sheet_bounds(data: bytes, sf: SheetFacts, name: str = "", span: tuple
     rows_n = len(_ANY_ROW.findall(data, start, end))
     refs = _CELL_REF.findall(data, start, end)
     row_refs = _ROW_REF.findall(data, start, end)
-    max_col = max((_col_number(c.decode()) for c in {c for c, _ in refs}), default=0)
+    max_col = max((col_number(c.decode()) for c in {c for c, _ in refs}), default=0)
     max_row = max((int(r) for r in {r for _, r in refs} | set(row_refs)), default=0)
     # cells and rows without a reference continue from the one before: count them as extending
     cols = max_col + max(0, cells - len(refs))
@@ -467,13 +467,6 @@ def _scan_sheet_xml(data: bytes, sf: SheetFacts, span: tuple[int, int]) -> None:
 
 def _unescape(text: str) -> str:
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", '"').replace("&apos;", "'").replace("&amp;", "&")
-
-
-def _col_number(letters: str) -> int:
-    n = 0
-    for ch in letters:
-        n = n * 26 + ord(ch) - 64
-    return n
 
 
 def _read(zf: _Folded, name: str, limit: int) -> bytes:

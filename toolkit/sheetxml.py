@@ -22,6 +22,8 @@ from __future__ import annotations
 import re
 from xml.etree import ElementTree as ET
 
+from .formulas import col_letter, col_number
+
 MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 _M = "{" + MAIN_NS + "}"
 
@@ -103,21 +105,6 @@ def is_plain_strings(data: bytes) -> bool:
     return not _odd(data)
 
 
-def _col_number(letters: str) -> int:
-    n = 0
-    for ch in letters:
-        n = n * 26 + ord(ch) - 64
-    return n
-
-
-def _col_letters(n: int) -> str:
-    s = ""
-    while n:
-        n, r = divmod(n - 1, 26)
-        s = chr(65 + r) + s
-    return s
-
-
 _REF = re.compile(r"\s*([A-Za-z]{1,3})([0-9]{1,7})\s*$")
 
 
@@ -164,15 +151,15 @@ def canonical(data: bytes) -> bytes:
                     continue
                 m = _REF.match(c.get("r") or "")
                 if m:
-                    last_col = _col_number(m.group(1).upper())
+                    last_col = col_number(m.group(1).upper())
                     if int(m.group(2)) != last_row:
                         # a cell's own row number wins over its row's (what calamine does too)
                         ref = f"{m.group(1).upper()}{int(m.group(2))}"
                     else:
-                        ref = f"{_col_letters(last_col)}{last_row}"
+                        ref = f"{col_letter(last_col - 1)}{last_row}"
                 else:
                     last_col += 1
-                    ref = f"{_col_letters(last_col)}{last_row}"
+                    ref = f"{col_letter(last_col - 1)}{last_row}"
                 _put_first(c, "r", ref)
                 t = (c.get("t") or "n").strip()
                 if c.get("t") is not None:
