@@ -507,21 +507,16 @@ def _write_detail(ws: Any, c: Consolidation, fm: Formats, fields: list[tuple[str
     row = last + 2
     used_rng = area(DETAIL_FIRST, USED_COL, last, USED_COL)
     group_rng = area(DETAIL_FIRST, GROUP_COL, last, GROUP_COL)
-    for g in c.groups:
-        ws.write_string(row, 1, f"小计：{g}", bold)
-        for code, _ in inds:
-            col = col_letter(ind_col[code])
-            total = sum(s.result.values.get(code) or 0 for s in c.used if s.group == g)
-            ws.write_formula(row, ind_col[code], "=" + sumifs(f"{col}${DETAIL_FIRST + 1}:{col}${last + 1}", (group_rng, exact_criterion(g)), (used_rng, "是")),
-                             bold_num, total)
-        row += 1
     parent_rng = area(DETAIL_FIRST, PARENT_COL, last, PARENT_COL)
-    for p in c.parents:
-        ws.write_string(row, 1, f"小计（上级单位）：{p}", bold)
+    # one subtotal row per group, then one per parent unit: (label, the detail column it sums by, key)
+    subtotals = [(f"小计：{g}", group_rng, "group", g) for g in c.groups] + \
+                [(f"小计（上级单位）：{p}", parent_rng, "parent", p) for p in c.parents]
+    for label, by_rng, attr, key in subtotals:
+        ws.write_string(row, 1, label, bold)
         for code, _ in inds:
             col = col_letter(ind_col[code])
-            total = sum(s.result.values.get(code) or 0 for s in c.used if s.parent == p)
-            ws.write_formula(row, ind_col[code], "=" + sumifs(f"{col}${DETAIL_FIRST + 1}:{col}${last + 1}", (parent_rng, exact_criterion(p)), (used_rng, "是")),
+            total = sum(s.result.values.get(code) or 0 for s in c.used if getattr(s, attr) == key)
+            ws.write_formula(row, ind_col[code], "=" + sumifs(f"{col}${DETAIL_FIRST + 1}:{col}${last + 1}", (by_rng, exact_criterion(key)), (used_rng, "是")),
                              bold_num, total)
         row += 1
     ws.write_string(row, 1, TOTAL_LABEL, bold)
