@@ -252,11 +252,11 @@ def _inspect_zip(p: Path, size: int) -> PackageFacts:
             # the sheets the reader opens: the form's, the identity and the 审核 sheet (its 审核说明
             # column) are bounded before any parser sees them; only the form's are scanned for formulas
             if name not in UNSCANNED_SHEETS or name in (IDENTITY_SHEET, CHECKS_SHEET):
-                data, span = _plain_sheet(facts, zf, member, _read(zf, member, MAX_MEMBER_BYTES))
-                _check_sheet_bounds(data, sf, name, span)
+                data, span, simple = _plain_sheet(facts, zf, member, _read(zf, member, MAX_MEMBER_BYTES))
+                _check_sheet_bounds(data, sf, name, span, simple)
                 cells = span or (0, len(data))
                 if name not in (IDENTITY_SHEET, CHECKS_SHEET):
-                    _scan_sheet_xml(data, sf, cells)
+                    _scan_sheet_xml(data, sf, cells, simple)
                 elif name == CHECKS_SHEET:
                     # does any cell of the 审核说明 column hold something? (most returns: no, and
                     # then the reader need not open the sheet at all)
@@ -265,8 +265,8 @@ def _inspect_zip(p: Path, size: int) -> PackageFacts:
         listed = set(sheets.values())
         for n in sorted(names):
             if n.startswith("xl/worksheets/") and n.endswith(".xml") and n.count("/") == 2 and n not in listed:
-                data, span = _plain_sheet(facts, zf, n, _read(zf, n, MAX_MEMBER_BYTES))
-                _check_sheet_bounds(data, SheetFacts(member=n), span=span)
+                data, span, simple = _plain_sheet(facts, zf, n, _read(zf, n, MAX_MEMBER_BYTES))
+                _check_sheet_bounds(data, SheetFacts(member=n), span=span, simple=simple)
         if custom is not None:
             facts.properties = _custom_properties(custom)
         if "xl/sharedstrings.xml" in names:
@@ -297,11 +297,13 @@ _CELL_REF = re.compile(rb' r="([A-Z]{1,3})([0-9]+)"')
 _ROW_REF = re.compile(rb' r="([0-9]+)"')
 
 
-def _check_sheet_bounds(data: bytes, sf: SheetFacts, name: str = "", span: tuple[int, int] | None = None) -> None:
+def _check_sheet_bounds(data: bytes, sf: SheetFacts, name: str = "", span: tuple[int, int] | None = None,
+                        simple: bool = False) -> None:
     """Refuse a sheet part with a DOCTYPE, or whose cells span more than python-calamine should allocate.
 
     ``span`` is where the <sheetData> of a part in the plain spelling (toolkit.sheetxml) is; without
-    it the part may be spelt any way and all of it is looked at."""
+    it the part may be spelt any way and all of it is looked at. A ``simple`` part (its <sheetData>
+    matched sheetxml's grammar: no cell past CZ9999, nothing prefixed) cannot span too much."""
     _check_prolog(data, sf.member, "sheet part")
     m = _DIMENSION.search(data, 0, 4096)
     if m and m.group(3):
@@ -312,6 +314,8 @@ def _check_sheet_bounds(data: bytes, sf: SheetFacts, name: str = "", span: tuple
     # cell and row starts with its reference, none past column Z or row 9999 (every template).
     # (a part in the plain spelling — toolkit.sheetxml — has every cell and row starting with its r)
     # Only <sheetData> holds cells (python-calamine stops reading at its end).
+    if simple:
+        return
     plain = span is not None
     start, end = span or (0, len(data))
     # Cells and rows written with a namespace prefix are outside what the plain spelling promises.
@@ -438,7 +442,9 @@ def _check_prolog(data: bytes, member: str, what: str = "part") -> None:
         raise Rejected("文件中含有 XML 实体声明（可能是恶意文件），已拒绝", f"{what} {member} declares XML entities (DOCTYPE); refused")
 
 
-def _scan_sheet_xml(data: bytes, sf: SheetFacts, span: tuple[int, int]) -> None:
+def _scan_sheet_xml(data: bytes, sf: SheetFacts, span: tuple[int, int], simple: bool = False) -> None:
+    """Protection, formula cells and error values of a form sheet. In a ``simple`` part
+    (sheetxml.simple_span) nothing is prefixed and no cell holds an error value."""
     at = data.rfind(b"sheetProtection")
     p = _PROTECTION.search(data, max(at - 10, 0)) if at >= 0 else None
     sf.protected = bool(p and re.search(rb'\bsheet\s*=\s*["\'](1|true)["\']', p.group(1)))
@@ -448,7 +454,7 @@ def _scan_sheet_xml(data: bytes, sf: SheetFacts, span: tuple[int, int]) -> None:
     # the slower general path.
     sf.data = data
     start, end = span
-    if data.find(b":f", start, end) >= 0 and (data.find(b":f>", start, end) >= 0 or data.find(b":f ", start, end) >= 0):
+    if not simple and data.find(b":f", start, end) >= 0 and (data.find(b":f>", start, end) >= 0 or data.find(b":f ", start, end) >= 0):
         for m in _FORMULA_TAG.finditer(data, start, end):
             pos = m.start()
             tag = data.rfind(b"<", 0, pos)
@@ -457,7 +463,7 @@ def _scan_sheet_xml(data: bytes, sf: SheetFacts, span: tuple[int, int]) -> None:
                 sf.formulas[data[q + 4:data.find(b'"', q + 4, pos)]] = pos
     else:
         sf.formulas = dict.fromkeys(_FORMULA_CELL.findall(data, start, end), -1)
-    if data.find(b'"e"', start, end) >= 0 or data.find(b"'e'", start, end) >= 0:      # an error cell's t="e"
+    if not simple and (data.find(b'"e"', start, end) >= 0 or data.find(b"'e'", start, end) >= 0):      # an error cell's t="e"
         for m in _ERROR_CELL.finditer(data, start, end):
             ref = _REF.search(m.group(1))
             v = _VALUE.search(m.group(2))
@@ -578,13 +584,17 @@ def _rewrite(fn: Callable[[bytes], bytes], data: bytes, member: str) -> bytes:
         raise Rejected(f"文件已损坏（部件 {member} 不是格式正确的 XML）", f"the file is damaged ({member} is not well-formed XML: {e})") from None
 
 
-def _plain_sheet(facts: PackageFacts, zf: _Folded, member: str, data: bytes) -> tuple[bytes, tuple[int, int] | None]:
-    """The sheet's bytes in the plain spelling — as stored, or rewritten (toolkit.sheetxml) — and
-    where its <sheetData> is (None when the rewritten part has no cells at all)."""
+def _plain_sheet(facts: PackageFacts, zf: _Folded, member: str, data: bytes) -> tuple[bytes, tuple[int, int] | None, bool]:
+    """The sheet's bytes in the plain spelling — as stored, or rewritten (toolkit.sheetxml) —,
+    where its <sheetData> is (None when the rewritten part has no cells at all), and whether the
+    part is simple (sheetxml.simple_span: one pass stands for the bounds and error scans too)."""
+    span = sheetxml.simple_span(data)
+    if span is not None:
+        return data, span, True
     span = sheetxml.plain_span(data)
     if span is not None:
-        return data, span
+        return data, span, False
     _check_prolog(data, member, "sheet part")
     data = _rewrite(sheetxml.canonical, data, member)
     facts.rewritten[zf.real(member)] = data
-    return data, sheetxml.sheet_data_span(data)
+    return data, sheetxml.sheet_data_span(data), False
