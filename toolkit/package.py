@@ -13,6 +13,7 @@ from __future__ import annotations
 import posixpath
 import re
 import stat
+import struct
 import zipfile
 import zlib
 from collections.abc import Callable
@@ -479,10 +480,45 @@ def _read(zf: _Folded, name: str, limit: int) -> bytes:
     # Ask for no more than the declared size: zipfile inflates as much as is asked for before it
     # truncates to that size, so a header that understates a bomb would cost ``limit`` bytes.
     info = zf.getinfo(name)
+    if info.compress_type == zipfile.ZIP_DEFLATED and not info.flag_bits & 0x61 and info.file_size <= limit:
+        return _inflate(zf.zf, info)
     with zf.open(info) as fh:
         data = fh.read(min(limit, info.file_size) + 1)
     if len(data) > limit:
         raise Rejected("文件中某个部件过大", f"part {name} is larger than {limit} bytes")
+    return data
+
+
+_LOCAL_HEADER = struct.Struct("<4s2sHHHHIIIHH")
+
+
+def _inflate(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
+    """A deflated, unencrypted member's bytes, as ``zf.open(info).read()`` gives them.
+
+    zipfile's reader costs about 30 µs a member in objects and small reads before it inflates a
+    byte (a quarter of reading a return's parts). This keeps zipfile's directory and its checks —
+    the local header's signature and name must agree with the directory, the data must inflate to
+    the declared size (never more is inflated) with the declared CRC — and inflates in one call.
+    """
+    fp = zf.fp
+    assert fp is not None
+    fp.seek(info.header_offset)
+    header = fp.read(_LOCAL_HEADER.size)
+    if len(header) != _LOCAL_HEADER.size:
+        raise zipfile.BadZipFile("Truncated file header")
+    sig, _, flags, _, _, _, _, _, _, name_len, extra_len = _LOCAL_HEADER.unpack(header)
+    if sig != b"PK\x03\x04":
+        raise zipfile.BadZipFile("Bad magic number for file header")
+    fname = fp.read(name_len)
+    if fname.decode("utf-8" if flags & 0x800 else "cp437") != info.orig_filename:
+        raise zipfile.BadZipFile(f"File name in directory {info.orig_filename!r} and header {fname!r} differ.")
+    fp.seek(extra_len, 1)
+    raw = fp.read(info.compress_size)
+    data = zlib.decompressobj(-15).decompress(raw, info.file_size) if info.file_size else b""
+    if len(data) < info.file_size:
+        raise EOFError(f"the data of {info.filename} ends before its declared size")
+    if zlib.crc32(data) != info.CRC:
+        raise zipfile.BadZipFile(f"Bad CRC-32 for file {info.filename!r}")
     return data
 
 
