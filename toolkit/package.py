@@ -240,11 +240,9 @@ def _inspect_zip(p: Path, size: int) -> PackageFacts:
             facts.kind = "xlsm"
         facts.external_links = sum(1 for n in names if n.startswith("xl/externallinks/") and n.endswith(".xml"))
         wb_xml = _read(zf, "xl/workbook.xml", 5_000_000)
-        _check_prolog(wb_xml, "xl/workbook.xml")
-        wb = _parse_small(wb_xml, "xl/workbook.xml")
-        prot = next((el for el in wb.iter() if _local(el.tag) == "workbookProtection"), None)
-        facts.structure_locked = prot is not None and (prot.get("lockStructure") or "").strip() in ("1", "true")
-        sheets = _sheet_members(zf, wb, names)
+        rels = _read(zf, _WORKBOOK_RELS, 2_000_000) if _WORKBOOK_RELS in names else None
+        facts.structure_locked, in_workbook = _workbook_sheets(wb_xml, rels)
+        sheets = {name: target for name, target in in_workbook if target in names}
         facts.identity_sheet_listed = IDENTITY_SHEET in sheets
         if len(sheets) > MAX_SHEETS:
             raise Rejected(f"工作簿有 {len(sheets)} 张工作表，超出上限", f"the workbook has {len(sheets)} sheets (limit {MAX_SHEETS})")
@@ -536,15 +534,30 @@ def _refuse_doctype(zf: _Folded, name: str) -> None:
         raise Rejected("文件中含有 XML 实体声明（可能是恶意文件），已拒绝", f"part {name} declares XML entities (DOCTYPE); refused")
 
 
-def _sheet_members(zf: _Folded, wb: ET.Element, names: set[str]) -> dict[str, str]:
-    """Sheet name → its part, read from workbook.xml and its relationships by an XML parser (small
-    parts: any spelling XML allows is read as python-calamine reads it)."""
-    rels_name = "xl/_rels/workbook.xml.rels"
+_WORKBOOK_RELS = "xl/_rels/workbook.xml.rels"
+_WORKBOOKS: dict[tuple[bytes, bytes | None], tuple[bool, tuple[tuple[str, str], ...]]] = {}
+
+
+def _workbook_sheets(wb_xml: bytes, rels: bytes | None) -> tuple[bool, tuple[tuple[str, str], ...]]:
+    """Whether the workbook's structure is locked, and each sheet's name with the part its
+    relationship targets (lower case), read from workbook.xml and its relationships by an XML
+    parser (small parts: any spelling XML allows is read as python-calamine reads it).
+
+    Remembered by the two parts' bytes: the returns of one collection mostly carry the same
+    workbook.xml, and parsing both costs more than looking them up.
+    """
+    key = (wb_xml, rels)
+    hit = _WORKBOOKS.get(key)
+    if hit is not None:
+        return hit
+    _check_prolog(wb_xml, "xl/workbook.xml")
+    wb = _parse_small(wb_xml, "xl/workbook.xml")
+    prot = next((el for el in wb.iter() if _local(el.tag) == "workbookProtection"), None)
+    locked = prot is not None and (prot.get("lockStructure") or "").strip() in ("1", "true")
     targets: dict[str, str] = {}
-    if rels_name in names:
-        rels = _read(zf, rels_name, 2_000_000)
-        _check_prolog(rels, rels_name)
-        for el in _parse_small(rels, rels_name).iter():
+    if rels is not None:
+        _check_prolog(rels, _WORKBOOK_RELS)
+        for el in _parse_small(rels, _WORKBOOK_RELS).iter():
             if _local(el.tag) != "Relationship":
                 continue
             rid, target = el.get("Id"), el.get("Target")
@@ -552,15 +565,18 @@ def _sheet_members(zf: _Folded, wb: ET.Element, names: set[str]) -> dict[str, st
                 t = target.strip()
                 t = t.lstrip("/") if t.startswith("/") else posixpath.normpath(posixpath.join("xl", t))
                 targets[rid.strip()] = t.lower()
-    out: dict[str, str] = {}
+    listed: list[tuple[str, str]] = []
     for el in wb.iter():
         if _local(el.tag) != "sheet":
             continue
         name = el.get("name", "")
         rid = next((v for k, v in el.attrib.items() if k.endswith("}id")), "").strip()
-        if rid in targets and targets[rid] in names:
-            out[name] = targets[rid]
-    return out
+        if rid in targets:
+            listed.append((name, targets[rid]))
+    if len(_WORKBOOKS) >= 64:
+        _WORKBOOKS.clear()
+    _WORKBOOKS[key] = result = (locked, tuple(listed))
+    return result
 
 
 def _local(tag: str) -> str:
