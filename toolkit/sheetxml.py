@@ -36,7 +36,6 @@ _ODD_ROW = re.compile(rb'<row(?! r="[1-9])')
 # Line breaks and tabs, and white space around a value or between elements (literal searches).
 # How attributes are spaced and quoted is left to the parsers: python-calamine reads them by the
 # rules of XML, and the package scan's patterns accept any spacing and either quote.
-_ODD_TEXT = (b"\n", b"\t", b"\r", b"> ", b" <")
 MAX_ELEMENTS = 3_000_000      # what the XML parser is given to build (about 1 GB at worst)
 
 
@@ -148,17 +147,9 @@ def plain_span(data: bytes) -> tuple[int, int] | None:
     if span is None or data.startswith((b"\xff\xfe", b"\xfe\xff")):
         return None
     end = span[1]
-    # comments, CDATA and DOCTYPE (<!), character references (&#), processing instructions (<?):
-    # a rare single byte is looked for first (a memchr), the pair only where that byte occurs
-    if data.find(b"<!", 0, end) >= 0:
-        return None
-    if data.find(b"#", 0, end) >= 0 and data.find(b"&#", 0, end) >= 0:
-        return None
-    declared = data.find(b"?>", 0, 200) + 2 if data.startswith(b"<?") else 0
-    if data.find(b"?", declared, end) >= 0 and data.find(b"<?", 5, end) >= 0:
-        return None
-    body = data.find(b">", data.find(b"<", 5 if data.startswith(b"<?") else 0))     # after the prolog
-    if any(data.find(t, body, end) >= 0 for t in _ODD_TEXT) or _ODD_ROW.search(data, 0, end):
+    # comments, CDATA and DOCTYPE (<!) anywhere up to the end; the rest as simple_span tests them,
+    # the white-space pairs here all the way to the end of <sheetData>
+    if data.find(b"<!", 0, end) >= 0 or not _plain_text(data, end, end) or _ODD_ROW.search(data, 0, end):
         return None
     # no tab, line break or double space is left: a cell start tag is "<c " "<c>" or "<c/>"
     return span if _BAD_CELL_START.search(data, 0, end) is None else None
