@@ -33,7 +33,7 @@ _M = "{" + MAIN_NS + "}"
 # a cell start tag ("<c" then a space, ">" or "/") that is not '<c r="A1"' then a space or the tag's end
 _BAD_CELL_START = re.compile(rb'<c(?=[ >/])(?! r="[A-Z]{1,3}[1-9][0-9]{0,6}"[ />])')
 _ODD_ROW = re.compile(rb'<row(?! r="[1-9])')
-# Line breaks and tabs, and white space around a value or between elements (literal searches).
+# Line breaks, tabs and white space around a value or between elements: see _plain_text.
 # How attributes are spaced and quoted is left to the parsers: python-calamine reads them by the
 # rules of XML, and the package scan's patterns accept any spacing and either quote.
 MAX_ELEMENTS = 3_000_000      # what the XML parser is given to build (about 1 GB at worst)
