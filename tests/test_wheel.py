@@ -54,7 +54,7 @@ def test_the_wheel_carries_the_forms_and_no_tests(wheel):
     requires = [line.split(":", 1)[1].strip() for line in zipfile.ZipFile(wheel).read(meta).decode().splitlines()
                 if line.startswith("Requires-Dist:") and "extra ==" not in line]
     assert sorted(r.split(">")[0].split("=")[0].split("[")[0].strip().lower() for r in requires) == \
-        ["alembic", "argon2-cffi", "click", "itsdangerous", "jinja2", "jsonschema", "psycopg", "python-calamine",
+        ["alembic", "argon2-cffi", "click", "google-re2", "itsdangerous", "jinja2", "jsonschema", "psycopg", "python-calamine",
          "python-multipart", "sqlalchemy", "starlette", "uvicorn", "xlsxwriter"]
 
 
