@@ -497,6 +497,10 @@ def _inflate(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
     byte (a quarter of reading a return's parts). This keeps zipfile's directory and its checks —
     the local header's signature and name must agree with the directory, the data must inflate to
     the declared size (never more is inflated) with the declared CRC — and inflates in one call.
+
+    One check is stricter than zipfile's: data that ends before its declared size is refused even
+    when its CRC matches (zipfile returns the short bytes). The directory lies about that part,
+    and a damaged file is refused rather than read on a guess.
     """
     fp = zf.fp
     assert fp is not None

@@ -378,6 +378,18 @@ def identity_for(form: Form, req: TemplateRequest) -> Identity:
     )
 
 
+def _created(generated_at: str) -> dt.datetime:
+    """The document's 创建时间 is the identity's generation time, so one request always gives the
+    same bytes (the fuzzer's workbooks, and a re-issued template, are reproducible)."""
+    try:
+        when = dt.datetime.fromisoformat(generated_at)
+    except ValueError:
+        when = dt.datetime.now(dt.UTC)
+    if when.tzinfo is not None:
+        when = when.astimezone(dt.UTC).replace(tzinfo=None)   # xlsxwriter writes it as UTC ("…Z")
+    return when.replace(microsecond=0)
+
+
 def build_template(form: Form, req: TemplateRequest) -> bytes:
     """The bytes of one template workbook."""
     plan = plan_for(form)
@@ -392,6 +404,7 @@ def build_template(form: Form, req: TemplateRequest) -> bytes:
     year = req.year or form.period_default
     period_text = f"（{year}{form.period_label}）" if year else ""
     wb.set_properties({"title": form.title, "subject": f"{form.id} {form.version}", "author": "toolkit",
+                       "created": _created(ident.generated_at),
                        "comments": "由统计报表模板工具生成。请只在浅黄色格子中填写，不要增删行列或改动表名。"})
     for k, v in ident.items():
         wb.set_custom_property(PROPERTY_PREFIX + k, v[:PROPERTY_LIMIT], "text")
