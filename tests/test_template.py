@@ -282,6 +282,20 @@ def test_template_ids_are_unique(gen):
     assert len(set(ids)) == len(ids)
 
 
+def test_one_request_gives_the_same_bytes_created_at_its_generation_time(forms, agencies):
+    form = next(iter(forms.values()))
+    req = TemplateRequest(agency=agencies[0], password="", template_id="1" * 32, generated_at="2024-01-02T11:04:05+08:00")
+    first = build_template(form, req)
+    assert build_template(form, req) == first
+    wb = openpyxl.load_workbook(io.BytesIO(first))
+    assert wb.properties.created == dt.datetime(2024, 1, 2, 3, 4, 5)      # written as UTC
+    wb.close()
+    for odd in ("not a time", "0001-01-01T00:00:00+05:00"):      # a caller's text: the template is still made
+        created = openpyxl.load_workbook(io.BytesIO(build_template(
+            form, TemplateRequest(agency=agencies[0], password="", generated_at=odd)))).properties.created
+        assert abs(created - dt.datetime.now(dt.UTC).replace(tzinfo=None)) < dt.timedelta(minutes=5)
+
+
 def test_agency_is_prefilled_and_locked_in_the_header(gen):
     form = gen.form
     sl, ws = fill_sheets(gen)[0]

@@ -383,10 +383,10 @@ def _created(generated_at: str) -> dt.datetime:
     same bytes (the fuzzer's workbooks, and a re-issued template, are reproducible)."""
     try:
         when = dt.datetime.fromisoformat(generated_at)
-    except ValueError:
-        when = dt.datetime.now(dt.UTC)
-    if when.tzinfo is not None:
-        when = when.astimezone(dt.UTC).replace(tzinfo=None)   # xlsxwriter writes it as UTC ("…Z")
+        if when.tzinfo is not None:
+            when = when.astimezone(dt.UTC).replace(tzinfo=None)   # xlsxwriter writes it as UTC ("…Z")
+    except (ValueError, OverflowError):   # a caller's text that is no time, or one at the calendar's edge
+        when = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     return when.replace(microsecond=0)
 
 
